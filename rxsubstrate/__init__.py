@@ -1,0 +1,52 @@
+"""rxsubstrate: Substrate graph runs as reactive streams of typed events."""
+
+from ._errors import (
+    APIStatusError,
+    AuthenticationError,
+    ClientClosed,
+    ConnectTimeout,
+    EventTooLarge,
+    MalformedEvent,
+    NodeFailed,
+    ProtocolError,
+    ReadTimeout,
+    StreamInterrupted,
+    SubstrateError,
+    TransportError,
+)
+from ._events import (
+    ErrorData,
+    Event,
+    GraphResult,
+    NodeDelta,
+    NodeError,
+    NodeResult,
+    UnknownEvent,
+)
+from ._sse import SSEDecoder, ServerSentEvent
+from ._version import __version__
+
+__all__ = [
+    "APIStatusError",
+    "AuthenticationError",
+    "ClientClosed",
+    "ConnectTimeout",
+    "ErrorData",
+    "Event",
+    "EventTooLarge",
+    "GraphResult",
+    "MalformedEvent",
+    "NodeDelta",
+    "NodeError",
+    "NodeFailed",
+    "NodeResult",
+    "ProtocolError",
+    "ReadTimeout",
+    "SSEDecoder",
+    "ServerSentEvent",
+    "StreamInterrupted",
+    "SubstrateError",
+    "TransportError",
+    "UnknownEvent",
+    "__version__",
+]

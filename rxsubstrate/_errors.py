@@ -1,0 +1,147 @@
+"""Errors raised by rxsubstrate.
+
+Runtime failures form one tree, so ``except SubstrateError`` catches every one of them::
+
+    SubstrateError
+    ├── APIStatusError              the server answered with a non-2xx status
+    │   └── AuthenticationError     401 / 403
+    ├── TransportError              the connection could not be made or broke
+    │   ├── ConnectTimeout          also a TimeoutError
+    │   ├── ReadTimeout             no bytes for longer than the idle timeout; also a TimeoutError
+    │   └── StreamInterrupted       the stream ended before graph.result
+    ├── ProtocolError               the bytes are not a valid Substrate stream
+    │   ├── EventTooLarge           one SSE event exceeded the configured maximum
+    │   └── MalformedEvent          an event's data is not valid JSON or has the wrong shape
+    └── NodeFailed                  a node reported node.error (raised by ops.raise_on_error)
+
+Misuse is a ``RuntimeError`` subclass, apart from I/O failures: ``ClientClosed``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIStatusError",
+    "AuthenticationError",
+    "ClientClosed",
+    "ConnectTimeout",
+    "EventTooLarge",
+    "MalformedEvent",
+    "NodeFailed",
+    "ProtocolError",
+    "ReadTimeout",
+    "StreamInterrupted",
+    "SubstrateError",
+    "TransportError",
+]
+
+
+class SubstrateError(Exception):
+    """Base class of every runtime failure rxsubstrate reports."""
+
+
+class APIStatusError(SubstrateError):
+    """The server answered with a non-2xx status.
+
+    Attributes:
+        status: the HTTP status code.
+        message: the server's own message (its JSON ``message``/``error`` field, or the body text).
+        request_id: the ``x-substrate-request-id`` header, when the server sent one.
+    """
+
+    def __init__(self, status: int, message: str, request_id: str | None = None) -> None:
+        self.status = status
+        self.message = message
+        self.request_id = request_id
+        suffix = f" (request id {request_id})" if request_id else ""
+        super().__init__(f"HTTP {status}: {message}{suffix}")
+
+
+class AuthenticationError(APIStatusError):
+    """The server refused the API key (401 or 403)."""
+
+
+class TransportError(SubstrateError):
+    """The connection to the server could not be made, or broke while reading."""
+
+
+class ConnectTimeout(TransportError, TimeoutError):
+    """No connection to the server within the connect timeout."""
+
+
+class ReadTimeout(TransportError, TimeoutError):
+    """The server sent nothing for longer than the idle-read timeout."""
+
+
+class StreamInterrupted(TransportError):
+    """The stream ended before its ``graph.result``: the run's outcome is unknown.
+
+    Attributes:
+        events_received: how many events arrived before the stream ended.
+        partial_event: True when the stream ended inside an event.
+    """
+
+    def __init__(self, events_received: int, *, partial_event: bool = False, reason: str = "") -> None:
+        self.events_received = events_received
+        self.partial_event = partial_event
+        where = "inside an event" if partial_event else "before graph.result"
+        because = f": {reason}" if reason else ""
+        super().__init__(
+            f"stream ended {where} after {events_received} event(s){because}"
+        )
+
+
+class ProtocolError(SubstrateError):
+    """The bytes received are not a valid Substrate event stream."""
+
+
+class EventTooLarge(ProtocolError):
+    """One SSE event grew past the decoder's ``max_event_size``.
+
+    Attributes:
+        limit: the configured maximum, in bytes.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"an SSE event exceeded {limit} bytes; raise max_event_size if this is expected"
+        )
+
+
+class MalformedEvent(ProtocolError):
+    """An event's data is not valid JSON, or not the shape its ``object`` promises.
+
+    Attributes:
+        raw: the event's data bytes (truncated to 200 bytes in the message).
+        index: the position of the event in the stream, counting from 0.
+    """
+
+    def __init__(self, detail: str, raw: bytes, index: int) -> None:
+        self.raw = raw
+        self.index = index
+        shown = raw[:200].decode("utf-8", "replace")
+        super().__init__(f"event #{index} is malformed ({detail}): {shown!r}")
+
+
+class NodeFailed(SubstrateError):
+    """A node of the graph reported ``node.error``.
+
+    Attributes:
+        node_id: the failed node.
+        type: ``api_error``, ``invalid_request_error`` or ``dependency_error``.
+        message: the server's explanation.
+    """
+
+    def __init__(self, node_id: str, type: str, message: str) -> None:
+        self.node_id = node_id
+        self.type = type
+        self.message = message
+        super().__init__(f"node {node_id} failed with {type}: {message}")
+
+
+class ClientClosed(RuntimeError):
+    """The client was closed; create a new ``Substrate`` to start more runs."""
+
+
+for _name in __all__:
+    globals()[_name].__module__ = "rxsubstrate"

@@ -1,5 +1,7 @@
 """rxsubstrate: Substrate graph runs as reactive streams of typed events."""
 
+from ._client import RunResult, RunStream, Substrate
+from ._config import Limits, Timeout
 from ._errors import (
     APIStatusError,
     AuthenticationError,
@@ -35,6 +37,7 @@ __all__ = [
     "Event",
     "EventTooLarge",
     "GraphResult",
+    "Limits",
     "MalformedEvent",
     "NodeDelta",
     "NodeError",
@@ -42,10 +45,14 @@ __all__ = [
     "NodeResult",
     "ProtocolError",
     "ReadTimeout",
+    "RunResult",
+    "RunStream",
     "SSEDecoder",
     "ServerSentEvent",
     "StreamInterrupted",
+    "Substrate",
     "SubstrateError",
+    "Timeout",
     "TransportError",
     "UnknownEvent",
     "__version__",

@@ -1,0 +1,342 @@
+"""The client: ``Substrate``, its cold ``RunStream`` Observable, and non-streaming results."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import aclosing
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+
+import msgspec
+from reactivex import Observable, abc
+from reactivex.disposable import Disposable
+from reactivex.scheduler.eventloop import AsyncIOScheduler
+
+from ._bridges import async_iterate, iterate, sse_text
+from ._config import Limits, Timeout
+from ._errors import ClientClosed, NodeFailed
+from ._events import Event
+from ._loop_thread import LoopThread
+from ._transport import Transport
+
+if TYPE_CHECKING:
+    from ._graph import Node
+    from ._merge import RunEvent
+    from .engine import Engine
+    from .server._embedded import EmbeddedServer
+
+__all__ = ["RunResult", "RunStream", "Substrate"]
+
+HOSTED_URL: Final = "https://api.substrate.run"
+OutT = TypeVar("OutT")
+Label = TypeVar("Label")
+
+
+class Substrate:
+    """A Substrate client whose runs are reactive streams.
+
+    With neither ``api_key`` nor ``base_url`` (and neither ``SUBSTRATE_API_KEY`` nor
+    ``SUBSTRATE_BASE_URL`` in the environment) it runs graphs on the embedded local engine,
+    started lazily on a loopback port and stopped by ``close()``; pass ``engine=`` to embed an
+    engine of your own (custom node implementations, chunk delays).
+
+    Threads: async methods and subscriptions made inside a running asyncio loop do their I/O and
+    deliver events on that loop. Sync methods, and subscriptions made where no loop runs, use
+    the client's own loop thread, which starts on first use; ``subscribe`` callbacks then run on
+    that thread, ``iter()`` yields on the calling thread.
+
+    Args:
+        api_key: the API key, sent as ``Authorization: Bearer``; never shown in a repr or error.
+        base_url: the server, e.g. ``http://127.0.0.1:8787``; default the hosted API when a key
+            is given.
+        timeout: seconds for connecting and between reads, or a ``Timeout``.
+        limits: memory bounds (largest event, batches buffered for ``iter()``).
+        engine: an ``rxsubstrate.engine.Engine`` to embed instead of the default one.
+        additional_headers: sent with every request.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | Timeout | None = None,
+        *,
+        limits: Limits | None = None,
+        engine: Engine | None = None,
+        additional_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        api_key = api_key or os.environ.get("SUBSTRATE_API_KEY") or None
+        base_url = base_url or os.environ.get("SUBSTRATE_BASE_URL") or None
+        if engine is not None and base_url is not None:
+            raise ValueError("pass either engine= (embedded) or base_url=, not both")
+        self._embedded_engine = engine
+        self._embedded: EmbeddedServer | None = None
+        self._uses_embedded = base_url is None and (api_key is None or engine is not None)
+        self._base_url = base_url or (None if self._uses_embedded else HOSTED_URL)
+        self._api_key = api_key
+        if timeout is None:
+            timeout = Timeout()
+        elif not isinstance(timeout, Timeout):
+            timeout = Timeout(connect=float(timeout), read=float(timeout))
+        self.timeout = timeout
+        self.limits = limits or Limits()
+        self._headers = dict(additional_headers or {})
+        self._transport_obj: Transport | None = None
+        self._lock = threading.Lock()
+        self._loop_thread = LoopThread()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        where = "embedded engine" if self._uses_embedded else self._base_url
+        return f"Substrate({where})"
+
+    @property
+    def base_url(self) -> str:
+        """The server's URL; for the embedded engine, starts it."""
+        return self._transport().base_url
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def stream(self, *nodes: Node[Any] | Mapping[str, Any]) -> RunStream:
+        """A run of the graph of ``nodes`` (and every node they reference) as a cold Observable.
+
+        Nothing is sent until something subscribes or iterates; each subscription is one run.
+        A single mapping is taken as an already serialized dag.
+        """
+        return RunStream(self, self._serialize(nodes))
+
+    async def async_stream(self, *nodes: Node[Any] | Mapping[str, Any]) -> RunStream:
+        """``stream`` for code written against the official SDK's ``await async_stream(...)``."""
+        return self.stream(*nodes)
+
+    def stream_many(
+        self,
+        graphs: Mapping[Label, Sequence[Node[Any]] | Node[Any]] | Sequence[Sequence[Node[Any]]],
+        max_concurrency: int = 8,
+    ) -> Observable[RunEvent[Any]]:
+        """Many runs as one stream of ``RunEvent(run, event)``, at most ``max_concurrency`` at once.
+
+        ``graphs`` maps labels to a node or a sequence of nodes; a plain sequence is labelled by
+        position.
+        """
+        from ._merge import stream_many
+
+        def as_nodes(graph: Sequence[Node[Any]] | Node[Any]) -> Sequence[Node[Any]]:
+            return graph if isinstance(graph, Sequence) else (graph,)
+
+        if isinstance(graphs, Mapping):
+            labelled = {label: self.stream(*as_nodes(g)) for label, g in graphs.items()}
+            return stream_many(labelled, max_concurrency=max_concurrency)
+        return stream_many([self.stream(*as_nodes(g)) for g in graphs], max_concurrency=max_concurrency)
+
+    def run(self, *nodes: Node[Any] | Mapping[str, Any]) -> RunResult:
+        """Run without streaming and wait for the whole result (on the client's loop thread)."""
+        dag = self._serialize(nodes)
+        transport = self._transport()
+        return RunResult(*self._loop_thread.run(transport.post_json(dag)))
+
+    async def async_run(self, *nodes: Node[Any] | Mapping[str, Any]) -> RunResult:
+        """Run without streaming, on the running loop."""
+        dag = self._serialize(nodes)
+        transport = await self._async_transport()
+        return RunResult(*await transport.post_json(dag))
+
+    # -- lifetime -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Cancel nothing in flight, but release the loop thread, sessions and embedded server."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            transport, embedded = self._transport_obj, self._embedded
+        if transport is not None:
+            self._loop_thread.close(transport.aclose())
+            transport.close_all_sync()
+        else:
+            self._loop_thread.close()
+        if embedded is not None:
+            embedded.close()
+
+    async def aclose(self) -> None:
+        """Close the session of the running loop, then everything ``close`` releases."""
+        if self._transport_obj is not None:
+            await self._transport_obj.aclose()
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
+
+    def __enter__(self) -> Substrate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Substrate:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _serialize(self, nodes: Sequence[Node[Any] | Mapping[str, Any]]) -> dict[str, Any]:
+        if len(nodes) == 1 and isinstance(nodes[0], Mapping):
+            return dict(nodes[0])
+        from ._graph import Node, serialize
+
+        if not nodes or not all(isinstance(n, Node) for n in nodes):
+            raise TypeError("stream()/run() take nodes (or one serialized dag mapping)")
+        return serialize(*cast("Sequence[Node[Any]]", nodes))
+
+    def _transport(self) -> Transport:
+        """The transport, made on first use; starts the embedded server when there is one."""
+        with self._lock:
+            if self._closed:
+                raise ClientClosed("this Substrate client is closed; create a new one")
+            if self._transport_obj is None:
+                base_url = self._base_url
+                if base_url is None:
+                    from .server._embedded import EmbeddedServer
+
+                    self._embedded = EmbeddedServer(self._embedded_engine)
+                    base_url = self._embedded.start()
+                self._transport_obj = Transport(
+                    base_url, self._api_key, self.timeout, self.limits, self._headers
+                )
+            return self._transport_obj
+
+    async def _async_transport(self) -> Transport:
+        if self._transport_obj is not None and not self._closed:
+            return self._transport_obj
+        return await asyncio.get_running_loop().run_in_executor(None, self._transport)
+
+
+class RunStream(Observable[Event]):
+    """One graph, run once per subscription: a cold ``Observable`` of typed events.
+
+    ``on_completed`` follows ``graph.result``; a failure arrives as ``on_error`` with an
+    ``rxsubstrate.SubstrateError``. Disposing the subscription cancels the request and closes
+    the connection. Events are delivered on the running loop when subscribed inside one (or on
+    the loop of an ``AsyncIOScheduler`` passed as ``scheduler``), else on the client's loop
+    thread.
+
+    It also has the official SDK's helpers: ``iter()``, ``async_iter()``, ``iter_events()``,
+    ``async_iter_events()``.
+    """
+
+    def __init__(self, client: Substrate, dag: dict[str, Any]) -> None:
+        super().__init__()
+        self._client = client
+        self.dag = dag
+
+    def _subscribe_core(
+        self, observer: abc.ObserverBase[Event], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if isinstance(scheduler, AsyncIOScheduler):
+            loop = scheduler._loop
+        elif current is not None:
+            loop = current
+        else:
+            loop = self._client._loop_thread.loop
+        coro = self._pump(observer)
+        if loop is current:
+            task = loop.create_task(coro)
+            return Disposable(lambda: _cancel(task))
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        return Disposable(lambda: _cancel(future))
+
+    async def _pump(self, observer: abc.ObserverBase[Event]) -> None:
+        try:
+            transport = await self._client._async_transport()
+            async with aclosing(transport.stream_batches(self.dag)) as batches:
+                on_next = observer.on_next
+                async for batch in batches:
+                    for event in batch:
+                        on_next(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # transport failures and errors raised by the observer
+            observer.on_error(exc)
+        else:
+            observer.on_completed()
+
+    def iter(self) -> Iterator[Event]:
+        """The run's events on the calling thread (the I/O runs on the client's loop thread).
+
+        At most ``Limits.max_buffered_batches`` network reads wait for a slow consumer; then
+        reading pauses. Closing the iterator early (``break``) cancels the request.
+        """
+        client = self._client
+        return iterate(
+            client._transport(), self.dag, client._loop_thread, client.limits.max_buffered_batches
+        )
+
+    async def async_iter(self) -> AsyncIterator[Event]:
+        """The run's events, read on the running loop as the consumer asks for them."""
+        transport = await self._client._async_transport()
+        async with aclosing(async_iterate(transport, self.dag)) as events:
+            async for event in events:
+                yield event
+
+    def iter_events(self) -> Iterator[str]:
+        """The run as SSE text, one event per item: hand it to e.g. FastAPI's StreamingResponse."""
+        for event in self.iter():
+            yield sse_text(event)
+
+    async def async_iter_events(self) -> AsyncIterator[str]:
+        """``iter_events`` on the running loop."""
+        async for event in self.async_iter():
+            yield sse_text(event)
+
+
+def _cancel(task: asyncio.Task[None] | concurrent.futures.Future[None]) -> None:
+    task.cancel()
+
+
+class RunResult:
+    """The answer of a non-streaming run: ``json`` as the server sent it, ``get(node)``."""
+
+    def __init__(self, json: dict[str, Any], request_id: str | None) -> None:
+        self.json = json
+        self.request_id = request_id
+
+    def __repr__(self) -> str:
+        return f"RunResult(request_id={self.request_id!r}, nodes={list(self.outputs)})"
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """Each visible node's output by node id."""
+        data = self.json.get("data")
+        return data if isinstance(data, dict) else {}
+
+    def get(self, node: Node[OutT]) -> OutT:
+        """The node's output, as its typed output Struct when the node class has one.
+
+        Raises:
+            KeyError: the node is not in the result (hidden, or not part of the graph).
+            NodeFailed: the node failed; the error carries its type and message.
+        """
+        output = self.outputs.get(node.id)
+        if output is None:
+            raise KeyError(f"node {node.id} is not in the result (is it hidden?)")
+        if isinstance(output, dict) and set(output) <= {"type", "message", "status_code"} and (
+            "message" in output and "type" in output
+        ):
+            raise NodeFailed(node.id, str(output["type"]), str(output["message"]))
+        output_type = getattr(node, "output_type", None)
+        if output_type is None:
+            return cast(OutT, output)
+        return cast(OutT, msgspec.convert(output, output_type))
+
+
+for _cls in (Substrate, RunStream, RunResult):
+    _cls.__module__ = "rxsubstrate"

@@ -1,0 +1,201 @@
+"""HTTP transport: ``POST {base_url}/compose`` over aiohttp, bytes -> SSE -> typed events.
+
+aiohttp's exceptions are translated to rxsubstrate's in one place, ``_translate_errors``. One
+``aiohttp.ClientSession`` is kept per event loop, because a session belongs to the loop it was
+made on: the client's own loop thread has one, and so does every loop that uses the async API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import weakref
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import contextmanager
+from typing import Any, Final
+
+import aiohttp
+import msgspec
+
+from ._config import Limits, Timeout
+from ._errors import (
+    APIStatusError,
+    AuthenticationError,
+    ConnectTimeout,
+    ReadTimeout,
+    StreamInterrupted,
+    TransportError,
+)
+from ._events import Event, GraphResult, decode_batch
+from ._sse import SSEDecoder
+from ._version import __version__
+
+__all__ = ["Transport"]
+
+USER_AGENT: Final = (
+    f"rxsubstrate/{__version__} python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
+)
+_json_encoder: Final = msgspec.json.Encoder()
+
+
+class _Progress:
+    """What a run has received so far, for the error raised if it breaks."""
+
+    __slots__ = ("events", "pending")
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.pending = False
+
+
+class Transport:
+    """Sends dags to one server and reads its answers; owns the aiohttp sessions it opens."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        timeout: Timeout,
+        limits: Limits,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.limits = limits
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=timeout.connect, sock_read=timeout.read
+        )
+        headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
+        headers.update(extra_headers or {})
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._headers = headers
+        self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]
+        self._sessions = weakref.WeakKeyDictionary()
+
+    def __repr__(self) -> str:
+        return f"Transport(base_url={self.base_url!r})"
+
+    def _session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None or session.closed:
+            session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
+            self._sessions[loop] = session
+        return session
+
+    async def aclose(self) -> None:
+        """Close the session of the running loop (sessions belong to their loop)."""
+        session = self._sessions.pop(asyncio.get_running_loop(), None)
+        if session is not None:
+            await session.close()
+
+    def close_all_sync(self) -> None:
+        """Close the sessions of other loops that are still running; forget the rest."""
+        for loop, session in list(self._sessions.items()):
+            if not session.closed and loop.is_running() and not loop.is_closed():
+                asyncio.run_coroutine_threadsafe(session.close(), loop)
+        self._sessions.clear()
+
+    async def post_json(self, dag: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """Run a dag without streaming; return the response JSON and the request id."""
+        body = _json_encoder.encode({"dag": dag})
+        headers = {"Accept": "application/json"}
+        with _translate_errors(_Progress(), streaming=False):
+            async with self._session().post(
+                f"{self.base_url}/compose", data=body, headers=headers
+            ) as response:
+                await _raise_for_status(response)
+                payload = await response.read()
+                request_id = response.headers.get("x-substrate-request-id")
+        try:
+            decoded = msgspec.json.decode(payload)
+        except msgspec.DecodeError as exc:
+            raise TransportError(f"the server's JSON answer is malformed: {exc}") from None
+        if not isinstance(decoded, dict):
+            raise TransportError("the server's JSON answer is not an object")
+        return decoded, request_id
+
+    async def stream_batches(self, dag: dict[str, Any]) -> AsyncGenerator[list[Event], None]:
+        """Stream a run: yield its events in batches, one batch per network read.
+
+        The last event yielded is the ``GraphResult``; anything the server sends after it is
+        ignored. Close the generator (``aclose``) to cancel the request.
+
+        Raises:
+            APIStatusError: a non-2xx answer, with the server's message.
+            StreamInterrupted: the stream ended before ``graph.result``.
+            ProtocolError: the bytes are not a valid event stream.
+            ConnectTimeout, ReadTimeout, TransportError: the connection failed.
+        """
+        body = _json_encoder.encode({"dag": dag})
+        headers = {"Accept": "text/event-stream", "X-Substrate-Streaming": "1"}
+        decoder = SSEDecoder(self.limits.max_event_size)
+        progress = _Progress()
+        with _translate_errors(progress, streaming=True):
+            async with self._session().post(
+                f"{self.base_url}/compose", data=body, headers=headers
+            ) as response:
+                await _raise_for_status(response)
+                content = response.content
+                while True:
+                    chunk = await content.readany()
+                    if not chunk:
+                        break
+                    payloads = decoder.feed_data(chunk)
+                    progress.pending = decoder.pending
+                    if not payloads:
+                        continue
+                    batch = decode_batch(payloads, progress.events)
+                    progress.events += len(batch)
+                    for i, event in enumerate(batch):
+                        if type(event) is GraphResult:
+                            yield batch[: i + 1]
+                            return
+                    yield batch
+        raise StreamInterrupted(progress.events, partial_event=decoder.pending)
+
+
+async def _raise_for_status(response: aiohttp.ClientResponse) -> None:
+    if response.status < 300:
+        return
+    text = (await response.read()).decode("utf-8", "replace")
+    message = text.strip() or (response.reason or "")
+    try:
+        decoded = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        decoded = None
+    if isinstance(decoded, dict):
+        for key in ("message", "error", "detail"):
+            value = decoded.get(key)
+            if isinstance(value, str):
+                message = value
+                break
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                message = value["message"]
+                break
+    request_id = response.headers.get("x-substrate-request-id")
+    error = AuthenticationError if response.status in (401, 403) else APIStatusError
+    raise error(response.status, message, request_id)
+
+
+@contextmanager
+def _translate_errors(progress: _Progress, *, streaming: bool) -> Iterator[None]:
+    """The one place where aiohttp's exceptions become rxsubstrate's."""
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise ConnectTimeout(f"no connection to the server: {exc}") from exc
+    except aiohttp.ServerTimeoutError as exc:
+        raise ReadTimeout(
+            f"the server sent nothing within the read timeout ({progress.events} event(s) so far)"
+        ) from exc
+    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
+        if not streaming:
+            raise TransportError(f"the connection broke: {exc}") from exc
+        raise StreamInterrupted(
+            progress.events, partial_event=progress.pending, reason=str(exc) or type(exc).__name__
+        ) from exc
+    except aiohttp.ClientError as exc:
+        raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+    except asyncio.TimeoutError as exc:
+        raise ConnectTimeout("no answer from the server within the connect timeout") from exc

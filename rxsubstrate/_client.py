@@ -131,7 +131,9 @@ class Substrate:
         if isinstance(graphs, Mapping):
             labelled = {label: self.stream(*as_nodes(g)) for label, g in graphs.items()}
             return stream_many(labelled, max_concurrency=max_concurrency)
-        return stream_many([self.stream(*as_nodes(g)) for g in graphs], max_concurrency=max_concurrency)
+        return stream_many(
+            [self.stream(*as_nodes(g)) for g in graphs], max_concurrency=max_concurrency
+        )
 
     def run(self, *nodes: Node[Any] | Mapping[str, Any]) -> RunResult:
         """Run without streaming and wait for the whole result (on the client's loop thread)."""
@@ -328,8 +330,10 @@ class RunResult:
         output = self.outputs.get(node.id)
         if output is None:
             raise KeyError(f"node {node.id} is not in the result (is it hidden?)")
-        if isinstance(output, dict) and set(output) <= {"type", "message", "status_code"} and (
-            "message" in output and "type" in output
+        if (
+            isinstance(output, dict)
+            and set(output) <= {"type", "message", "status_code"}
+            and ("message" in output and "type" in output)
         ):
             raise NodeFailed(node.id, str(output["type"]), str(output["message"]))
         output_type = getattr(node, "output_type", None)

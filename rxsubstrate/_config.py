@@ -1,7 +1,5 @@
 """Client configuration objects."""
 
-from __future__ import annotations
-
 import msgspec
 
 __all__ = ["Limits", "Timeout"]

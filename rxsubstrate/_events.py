@@ -6,8 +6,6 @@ newer server never breaks an older client. ``decode_batch`` decodes many events 
 call: the hot path of the client.
 """
 
-from __future__ import annotations
-
 from typing import Any, Final, TypeAlias
 
 import msgspec

@@ -197,5 +197,5 @@ def _translate_errors(progress: _Progress, *, streaming: bool) -> Iterator[None]
         ) from exc
     except aiohttp.ClientError as exc:
         raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-    except asyncio.TimeoutError as exc:
+    except TimeoutError as exc:
         raise ConnectTimeout("no answer from the server within the connect timeout") from exc

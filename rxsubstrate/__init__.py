@@ -25,7 +25,7 @@ from ._events import (
     NodeResult,
     UnknownEvent,
 )
-from ._sse import SSEDecoder, ServerSentEvent
+from ._sse import ServerSentEvent, SSEDecoder
 from ._version import __version__
 
 __all__ = [

@@ -80,14 +80,14 @@ class StreamInterrupted(TransportError):
         partial_event: True when the stream ended inside an event.
     """
 
-    def __init__(self, events_received: int, *, partial_event: bool = False, reason: str = "") -> None:
+    def __init__(
+        self, events_received: int, *, partial_event: bool = False, reason: str = ""
+    ) -> None:
         self.events_received = events_received
         self.partial_event = partial_event
         where = "inside an event" if partial_event else "before graph.result"
         because = f": {reason}" if reason else ""
-        super().__init__(
-            f"stream ended {where} after {events_received} event(s){because}"
-        )
+        super().__init__(f"stream ended {where} after {events_received} event(s){because}")
 
 
 class ProtocolError(SubstrateError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import Iterator
 from contextlib import aclosing
 from typing import Any
 
@@ -22,20 +22,12 @@ from ._loop_thread import LoopThread
 from ._sse import encode_sse
 from ._transport import Transport
 
-__all__ = ["async_iterate", "iterate", "sse_text"]
+__all__ = ["iterate", "sse_text"]
 
 
 def sse_text(event: Event) -> str:
     """An event as SSE text, as the server writes it."""
     return encode_sse(encode_event(event)).decode("utf-8")
-
-
-async def async_iterate(transport: Transport, dag: dict[str, Any]) -> AsyncGenerator[Event, None]:
-    """The run's events, read on the running loop."""
-    async with aclosing(transport.stream_batches(dag)) as batches:
-        async for batch in batches:
-            for event in batch:
-                yield event
 
 
 class _Channel:

@@ -16,7 +16,7 @@ from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-from ._bridges import async_iterate, iterate, sse_text
+from ._bridges import iterate, sse_text
 from ._config import Limits, Timeout
 from ._errors import ClientClosed, NodeFailed
 from ._events import Event
@@ -150,7 +150,10 @@ class Substrate:
     # -- lifetime -----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Cancel nothing in flight, but release the loop thread, sessions and embedded server."""
+        """Release the loop thread, its session and the embedded server (idempotent).
+
+        Runs on the caller's own loops need no closing: each owns its connection.
+        """
         with self._lock:
             if self._closed:
                 return
@@ -158,16 +161,13 @@ class Substrate:
             transport, embedded = self._transport_obj, self._embedded
         if transport is not None:
             self._loop_thread.close(transport.aclose())
-            transport.close_all_sync()
         else:
             self._loop_thread.close()
         if embedded is not None:
             embedded.close()
 
     async def aclose(self) -> None:
-        """Close the session of the running loop, then everything ``close`` releases."""
-        if self._transport_obj is not None:
-            await self._transport_obj.aclose()
+        """``close`` without blocking the running loop."""
         await asyncio.get_running_loop().run_in_executor(None, self.close)
 
     def __enter__(self) -> Substrate:
@@ -210,6 +210,7 @@ class Substrate:
                 self._transport_obj = Transport(
                     base_url, self._api_key, self.timeout, self.limits, self._headers
                 )
+                self._transport_obj.home_loop = self._loop_thread.started_loop
             return self._transport_obj
 
     async def _async_transport(self) -> Transport:
@@ -285,9 +286,10 @@ class RunStream(Observable[Event]):
     async def async_iter(self) -> AsyncIterator[Event]:
         """The run's events, read on the running loop as the consumer asks for them."""
         transport = await self._client._async_transport()
-        async with aclosing(async_iterate(transport, self.dag)) as events:
-            async for event in events:
-                yield event
+        async with aclosing(transport.stream_batches(self.dag)) as batches:
+            async for batch in batches:
+                for event in batch:
+                    yield event
 
     def iter_events(self) -> Iterator[str]:
         """The run as SSE text, one event per item: hand it to e.g. FastAPI's StreamingResponse."""

@@ -47,6 +47,10 @@ class LoopThread:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
+    def started_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop if it is running, without starting it."""
+        return self._loop
+
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Run ``coro`` on the loop; cancelling the returned future cancels the task."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop)

@@ -128,11 +128,12 @@ class SSEDecoder:
         region = buf[:end]
         self._tail = buf[end + 2 :]
         self._check_size(len(self._tail))
-        if region.startswith(b"data: ") and region.count(b"\n") == 2 * region.count(_FAST_SEP):
-            # Every block is exactly one "data: " line: the payloads are the pieces.
+        if region.startswith(b"data: "):
             payloads = region[6:].split(_FAST_SEP)
-            if all(payloads):
-                self._check_size(max(map(len, payloads)))
+            # Every block is exactly one "data: " line iff these are all the line ends.
+            if region.count(b"\n") == 2 * (len(payloads) - 1) and all(payloads):
+                if len(region) > self.max_event_size:
+                    self._check_size(max(map(len, payloads)))
                 return payloads
         return region
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import platform
-import weakref
-from collections.abc import AsyncGenerator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Final
 
 import aiohttp
@@ -69,41 +68,48 @@ class Transport:
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self._headers = headers
-        self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]
-        self._sessions = weakref.WeakKeyDictionary()
+        self.home_loop: Callable[[], asyncio.AbstractEventLoop | None] = lambda: None
+        self._home_session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
 
-    def _session(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        session = self._sessions.get(loop)
-        if session is None or session.closed:
-            session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
-            self._sessions[loop] = session
-        return session
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[aiohttp.ClientSession]:
+        """The home loop's shared session, or a session of this request's own elsewhere.
+
+        ``home_loop`` names the loop (the client's own thread) whose runs share one long-lived
+        session and its pooled connections.
+
+        A session belongs to the loop it was made on and must be closed there; on a caller's
+        loop (``asyncio.run`` and friends) nobody would close a cached one, so each request
+        owns its session, as the official SDK does with its httpx clients.
+        """
+        if asyncio.get_running_loop() is self.home_loop():
+            if self._home_session is None or self._home_session.closed:
+                self._home_session = aiohttp.ClientSession(
+                    timeout=self._timeout, headers=self._headers
+                )
+            yield self._home_session
+        else:
+            async with aiohttp.ClientSession(timeout=self._timeout, headers=self._headers) as own:
+                yield own
 
     async def aclose(self) -> None:
-        """Close the session of the running loop (sessions belong to their loop)."""
-        session = self._sessions.pop(asyncio.get_running_loop(), None)
-        if session is not None:
-            await session.close()
-
-    def close_all_sync(self) -> None:
-        """Close the sessions of other loops that are still running; forget the rest."""
-        for loop, session in list(self._sessions.items()):
-            if not session.closed and loop.is_running() and not loop.is_closed():
-                asyncio.run_coroutine_threadsafe(session.close(), loop)
-        self._sessions.clear()
+        """Close the shared session; call it on the home loop."""
+        if self._home_session is not None:
+            await self._home_session.close()
+            self._home_session = None
 
     async def post_json(self, dag: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """Run a dag without streaming; return the response JSON and the request id."""
         body = _json_encoder.encode({"dag": dag})
         headers = {"Accept": "application/json"}
         with _translate_errors(_Progress(), streaming=False):
-            async with self._session().post(
-                f"{self.base_url}/compose", data=body, headers=headers
-            ) as response:
+            async with (
+                self._session() as session,
+                session.post(f"{self.base_url}/compose", data=body, headers=headers) as response,
+            ):
                 await _raise_for_status(response)
                 payload = await response.read()
                 request_id = response.headers.get("x-substrate-request-id")
@@ -132,9 +138,10 @@ class Transport:
         decoder = SSEDecoder(self.limits.max_event_size)
         progress = _Progress()
         with _translate_errors(progress, streaming=True):
-            async with self._session().post(
-                f"{self.base_url}/compose", data=body, headers=headers
-            ) as response:
+            async with (
+                self._session() as session,
+                session.post(f"{self.base_url}/compose", data=body, headers=headers) as response,
+            ):
                 await _raise_for_status(response)
                 content = response.content
                 while True:

@@ -82,6 +82,11 @@ def iterate(
     transport: Transport, dag: dict[str, Any], loop_thread: LoopThread, capacity: int
 ) -> Iterator[Event]:
     """The run's events on the calling thread; closing the iterator cancels the request."""
+    if loop_thread.in_loop_thread():
+        raise RuntimeError(
+            "iter() would block the client's loop thread, which delivers subscribe() callbacks;"
+            " use async_iter() or subscribe() there instead"
+        )
     channel = _Channel(capacity, loop_thread.loop)
     future = loop_thread.submit(channel.fill(transport, dag))
     try:

@@ -366,3 +366,18 @@ def test_closed_client_refuses_new_runs(client_for: Any) -> None:
     client.close()
     with pytest.raises(ClientClosed, match="create a new one"):
         list(client.stream(DAG).iter())
+
+
+def test_iter_inside_a_loop_thread_callback_is_refused_not_a_deadlock(client_for: Any) -> None:
+    with ReplayServer(Reply([seed_bytes()])) as server:
+        client = client_for(server.url)
+        failures: list[Exception] = []
+        done = threading.Event()
+
+        def on_next(_: Event) -> None:
+            next(client.stream(DAG).iter())
+
+        client.stream(DAG).subscribe(on_next, lambda e: (failures.append(e), done.set()))
+        assert done.wait(10)
+    assert isinstance(failures[0], RuntimeError)
+    assert "async_iter" in str(failures[0])

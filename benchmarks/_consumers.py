@@ -1,0 +1,277 @@
+"""The consumers under test, each reading one whole run and counting what it decoded.
+
+Every consumer decodes every event fully (typed msgspec Structs, or ``json.loads`` dicts) and
+returns how many it saw; the runner compares that with the stream's length, so a consumer that
+skips work fails instead of looking fast. The transport ceiling reads the raw body only, and is
+checked on its byte count instead.
+
+A consumer is a function of a ``Job``; ``CONSUMERS`` maps the names the table and ``--only`` /
+``--profile`` use to them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = ["CONSUMERS", "CheckFailed", "Job"]
+
+API_KEY: Final = "bench"
+_WAIT: Final = 600.0
+
+
+class CheckFailed(AssertionError):
+    """A consumer saw something other than the stream the server sent."""
+
+
+@dataclass
+class Job:
+    """What one consumer run needs: where the stream is and what it holds."""
+
+    url: str
+    events: int
+    bytes: int
+    text_node: str | None = None
+    text_output: dict[str, Any] = field(default_factory=dict)
+    runs: int = 1  # concurrent runs (the concurrency rows)
+
+
+Consumer = Callable[[Job], int]
+CONSUMERS: dict[str, Consumer] = {}
+
+
+def _consumer(name: str) -> Callable[[Consumer], Consumer]:
+    def register(fn: Consumer) -> Consumer:
+        CONSUMERS[name] = fn
+        return fn
+
+    return register
+
+
+def _expect(seen: int, job: Job, what: str = "events") -> int:
+    want = job.events * job.runs if what == "events" else job.bytes * job.runs
+    if seen != want:
+        raise CheckFailed(f"expected {want} {what}, got {seen}")
+    return seen
+
+
+# -- rxsubstrate ----------------------------------------------------------------------------------
+
+
+def _rx_node() -> Any:
+    """Any node will do (the server ignores the dag); a real one keeps serialization honest."""
+    try:
+        from rxsubstrate import Box  # type: ignore[attr-defined]
+    except ImportError:  # graph nodes not there yet: a serialized dag is accepted too
+        return {"nodes": [{"id": "Box_1", "node": "Box", "args": {"value": 1}}], "edges": []}
+    return Box(value=1)
+
+
+def _rx_client(job: Job) -> Any:
+    from rxsubstrate import Substrate
+
+    return Substrate(api_key=API_KEY, base_url=job.url)
+
+
+def _rx_is_last(event: Any) -> None:
+    from rxsubstrate import GraphResult
+
+    if type(event) is not GraphResult:
+        raise CheckFailed(f"the last event is {type(event).__name__}, not GraphResult")
+
+
+@_consumer("rx.iter")
+def rx_iter(job: Job) -> int:
+    with _rx_client(job) as client:
+        count, event = 0, None
+        for event in client.stream(_rx_node()).iter():  # noqa: B007 - the last is checked
+            count += 1
+        _rx_is_last(event)
+    return _expect(count, job)
+
+
+@_consumer("rx.async_iter")
+def rx_async_iter(job: Job) -> int:
+    async def main() -> int:
+        async with _rx_client(job) as client:
+            count, event = 0, None
+            async for event in (await client.async_stream(_rx_node())).async_iter():  # noqa: B007
+                count += 1
+            _rx_is_last(event)
+            return count
+
+    return _expect(asyncio.run(main()), job)
+
+
+@_consumer("rx.subscribe")
+def rx_subscribe(job: Job) -> int:
+    """Subscribed with no running loop: callbacks run on the client's loop thread."""
+    done = threading.Event()
+    count = 0
+    failure: list[BaseException] = []
+
+    def on_next(_event: Any) -> None:
+        nonlocal count
+        count += 1
+
+    def on_error(exc: BaseException) -> None:
+        failure.append(exc)
+        done.set()
+
+    with _rx_client(job) as client:
+        client.stream(_rx_node()).subscribe(on_next, on_error, done.set)
+        if not done.wait(_WAIT):
+            raise CheckFailed("the subscription never completed")
+    if failure:
+        raise failure[0]
+    return _expect(count, job)
+
+
+@_consumer("rx.pipeline")
+def rx_pipeline(job: Job) -> int:
+    """``for_node`` + ``assemble`` over the whole stream; checks the node's reassembled output.
+
+    The pipeline runs on the client's loop thread (subscribed with no running loop); ``run()``
+    blocks until it completes and returns its last item.
+    """
+    from rxsubstrate import ops  # type: ignore[attr-defined]
+
+    with _rx_client(job) as client:
+        pipeline = client.stream(_rx_node()).pipe(ops.for_node(job.text_node), ops.assemble())
+        last = pipeline.run()
+    text = last.get("text") if isinstance(last, dict) else getattr(last, "text", last)
+    if text != job.text_output.get("text"):
+        raise CheckFailed(f"{job.text_node} reassembled wrong: {str(text)[:80]!r}")
+    return job.events
+
+
+@_consumer("rx.concurrent")
+def rx_concurrent(job: Job) -> int:
+    """``job.runs`` runs at once on one client and one loop (``async_iter`` each)."""
+
+    async def one(client: Any) -> int:
+        count = 0
+        async for _event in (await client.async_stream(_rx_node())).async_iter():
+            count += 1
+        return count
+
+    async def main() -> int:
+        async with _rx_client(job) as client:
+            counts = await asyncio.gather(*(one(client) for _ in range(job.runs)))
+            return sum(counts)
+
+    return _expect(asyncio.run(main()), job)
+
+
+# -- the official SDK ----------------------------------------------------------------------------
+
+
+def _sdk_client(job: Job) -> Any:
+    from substrate import Substrate
+
+    return Substrate(api_key=API_KEY, base_url=job.url)
+
+
+def _sdk_node() -> Any:
+    from substrate import Box
+
+    return Box(value=1)
+
+
+def _sdk_is_last(data: Any) -> None:
+    if not isinstance(data, dict) or data.get("object") != "graph.result":
+        raise CheckFailed("the last event is not graph.result")
+
+
+@_consumer("sdk.iter")
+def sdk_iter(job: Job) -> int:
+    client = _sdk_client(job)
+    count, data = 0, None
+    for event in client.stream(_sdk_node()).iter():
+        data = event.data
+        count += 1
+    _sdk_is_last(data)
+    return _expect(count, job)
+
+
+@_consumer("sdk.async_iter")
+def sdk_async_iter(job: Job) -> int:
+    async def main() -> int:
+        client = _sdk_client(job)
+        count, data = 0, None
+        async for event in (await client.async_stream(_sdk_node())).async_iter():
+            data = event.data
+            count += 1
+        _sdk_is_last(data)
+        return count
+
+    return _expect(asyncio.run(main()), job)
+
+
+@_consumer("sdk.concurrent")
+def sdk_concurrent(job: Job) -> int:
+    """``job.runs`` ``async_stream`` iterations under one ``asyncio.gather``."""
+
+    async def one(client: Any) -> int:
+        count = 0
+        async for event in (await client.async_stream(_sdk_node())).async_iter():
+            event.data  # noqa: B018 - the decode is the work being measured
+            count += 1
+        return count
+
+    async def main() -> int:
+        client = _sdk_client(job)
+        return sum(await asyncio.gather(*(one(client) for _ in range(job.runs))))
+
+    return _expect(asyncio.run(main()), job)
+
+
+# -- plain libraries -----------------------------------------------------------------------------
+
+
+@_consumer("httpx-sse")
+def httpx_sse_json(job: Job) -> int:
+    """What the SDK does underneath, without its wrappers: httpx + httpx-sse + json.loads."""
+    import httpx
+    import httpx_sse
+
+    count, data = 0, None
+    with (
+        httpx.Client(timeout=_WAIT) as client,
+        httpx_sse.connect_sse(
+            client, "POST", f"{job.url}/compose", json={"dag": {}}, headers=_auth()
+        ) as source,
+    ):
+        for sse in source.iter_sse():
+            data = json.loads(sse.data)
+            count += 1
+    _sdk_is_last(data)
+    return _expect(count, job)
+
+
+@_consumer("aiohttp.raw")
+def aiohttp_raw(job: Job) -> int:
+    """The transport ceiling: aiohttp reading the body, no parsing. Checked on bytes."""
+    import aiohttp
+
+    async def main() -> int:
+        total = 0
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{job.url}/compose", json={"dag": {}}, headers=_auth()) as response,
+        ):
+            content = response.content
+            while chunk := await content.readany():
+                total += len(chunk)
+        return total
+
+    _expect(asyncio.run(main()), job, "bytes")
+    return job.events
+
+
+def _auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_KEY}", "Accept": "text/event-stream"}

@@ -1,0 +1,43 @@
+"""A local, Substrate-compatible graph engine.
+
+It runs the graph the official SDK serializes (nodes, edges, futures and their directives) and
+yields the events a Substrate server streams. Its built-in ``ComputeText``, ``ComputeJSON``,
+``MultiComputeText``, model-named nodes, ``Box`` and ``If`` are local stand-ins: they produce
+output structurally identical to Substrate's (same fields, same deltas) from a deterministic word
+generator, not from a language model. Any other node kind (or a built-in one) can be given an
+implementation of your own with ``Engine.register``.
+
+Example::
+
+    engine = Engine()
+
+    @engine.node("Reverse")
+    async def reverse(args, context):
+        for word in reversed(args["text"].split()):
+            yield {"text": word + " "}
+
+    async for event in engine.execute(engine.prepare(dag)):
+        print(event)
+"""
+
+from ._engine import Engine
+from ._errors import GraphInvalid, InvalidNodeArgs
+from ._impl import NodeContext, NodeImpl, ResultNodeImpl, StreamingNodeImpl
+from ._plan import Plan
+from ._text import TextGenerator, generate_text
+
+__all__ = [
+    "Engine",
+    "GraphInvalid",
+    "InvalidNodeArgs",
+    "NodeContext",
+    "NodeImpl",
+    "Plan",
+    "ResultNodeImpl",
+    "StreamingNodeImpl",
+    "TextGenerator",
+    "generate_text",
+]
+
+for _name in ("Engine", "Plan", "TextGenerator"):
+    globals()[_name].__module__ = "rxsubstrate.engine"

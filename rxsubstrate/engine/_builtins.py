@@ -1,0 +1,162 @@
+"""The built-in nodes: local stand-ins whose outputs have the shapes the real nodes return.
+
+Text comes from the engine's ``TextGenerator`` (deterministic: the same node kind and arguments
+give the same text), JSON from ``json_schema`` (see ``_jsongen``). Streaming nodes yield one delta
+per token; nodes with several choices interleave them round-robin, as ``array.item`` deltas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from itertools import zip_longest
+from typing import Any, Final
+
+from ._impl import NodeContext, NodeImpl
+from ._jsongen import delta_chunks, generate_json
+from ._text import DEFAULT_MAX_TOKENS, TextGenerator, seed_of
+
+__all__ = ["builtin_impls"]
+
+_MODEL_NODES: Final = (
+    "Mistral7BInstruct",
+    "Mixtral8x7BInstruct",
+    "Llama3Instruct8B",
+    "Llama3Instruct70B",
+)
+
+
+def builtin_impls(text: TextGenerator) -> dict[str, NodeImpl]:
+    """Every built-in node kind's implementation, generating text with ``text``."""
+    nodes = _Builtins(text)
+    impls: dict[str, NodeImpl] = {
+        "Box": _box,
+        "If": _if,
+        "ComputeText": nodes.compute_text,
+        "Firellava13B": nodes.compute_text,
+        "MultiComputeText": nodes.multi_compute_text,
+        "ComputeJSON": nodes.compute_json,
+        "MultiComputeJSON": nodes.multi_compute_json,
+        "BatchComputeText": nodes.batch_compute_text,
+        "BatchComputeJSON": nodes.batch_compute_json,
+    }
+    impls.update(dict.fromkeys(_MODEL_NODES, nodes.model_node))
+    return impls
+
+
+async def _box(args: dict[str, Any], context: NodeContext) -> dict[str, Any]:
+    return {"value": args.get("value")}
+
+
+async def _if(args: dict[str, Any], context: NodeContext) -> dict[str, Any]:
+    return {
+        "result": args.get("value_if_true") if args.get("condition") else args.get("value_if_false")
+    }
+
+
+class _Builtins:
+    def __init__(self, text: TextGenerator) -> None:
+        self._text = text
+
+    async def compute_text(
+        self, args: dict[str, Any], context: NodeContext
+    ) -> AsyncIterator[dict[str, Any]]:
+        for chunk in self._text_chunks(context.kind, args, 0):
+            yield {"text": chunk}
+
+    async def multi_compute_text(
+        self, args: dict[str, Any], context: NodeContext
+    ) -> AsyncIterator[dict[str, Any]]:
+        choices = [self._text_chunks(context.kind, args, i) for i in range(_choices(args))]
+        for index, chunk in _round_robin(choices):
+            yield {"choices": _item(index, {"text": chunk})}
+
+    async def compute_json(
+        self, args: dict[str, Any], context: NodeContext
+    ) -> AsyncIterator[dict[str, Any]]:
+        for chunk in delta_chunks(self._json(context.kind, args, 0)):
+            yield {"json_object": chunk}
+
+    async def multi_compute_json(
+        self, args: dict[str, Any], context: NodeContext
+    ) -> AsyncIterator[dict[str, Any]]:
+        values = [self._json(context.kind, args, i) for i in range(_choices(args))]
+        for index, chunk in _round_robin([delta_chunks(v) for v in values]):
+            yield {"choices": _item(index, {"json_object": chunk})}
+
+    async def model_node(
+        self, args: dict[str, Any], context: NodeContext
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The model-named nodes: ``choices`` of ``text``, or of ``json_object`` with a schema."""
+        count = _choices(args)
+        choices: list[Iterator[dict[str, Any]]]
+        if args.get("json_schema") is not None:
+            values = [self._json(context.kind, args, i) for i in range(count)]
+            choices = [({"json_object": c} for c in delta_chunks(v)) for v in values]
+        else:
+            choices = [
+                ({"text": c} for c in self._text_chunks(context.kind, args, i))
+                for i in range(count)
+            ]
+        for index, chunk in _round_robin(choices):
+            yield {"choices": _item(index, chunk)}
+
+    async def batch_compute_text(
+        self, args: dict[str, Any], context: NodeContext
+    ) -> dict[str, Any]:
+        prompts = args.get("prompts") or []
+        outputs = [
+            {
+                "text": "".join(
+                    self._text_chunks(context.kind, {**args, "prompts": None, "prompt": p}, 0)
+                )
+            }
+            for p in prompts
+        ]
+        return {"outputs": outputs}
+
+    async def batch_compute_json(
+        self, args: dict[str, Any], context: NodeContext
+    ) -> dict[str, Any]:
+        prompts = args.get("prompts") or []
+        outputs = [
+            {"json_object": self._json(context.kind, {**args, "prompts": None, "prompt": p}, 0)}
+            for p in prompts
+        ]
+        return {"outputs": outputs}
+
+    def _text_chunks(self, kind: str, args: dict[str, Any], choice: int) -> Iterator[str]:
+        budget = args.get("max_tokens")
+        budget = DEFAULT_MAX_TOKENS if budget is None else max(int(budget), 0)
+        prompt = str(args.get("prompt") or "")
+        chunks = iter(self._text(prompt, seed=seed_of(kind, args, choice), max_tokens=budget))
+        # Cut at the budget even if a custom generator overruns it; an empty text is still a text,
+        # so the output always has its field.
+        first = next(chunks, "") if budget > 0 else ""
+        yield first
+        for _, chunk in zip(range(budget - 1), chunks, strict=False):
+            yield chunk
+
+    def _json(self, kind: str, args: dict[str, Any], choice: int) -> Any:
+        schema = args.get("json_schema") or {}
+        prompt = str(args.get("prompt") or "")
+        return generate_json(
+            schema, text=self._text, prompt=prompt, seed=seed_of(kind, args, choice)
+        )
+
+
+def _choices(args: dict[str, Any]) -> int:
+    count = args.get("num_choices")
+    return 1 if count is None else max(int(count), 1)
+
+
+def _item(index: int, chunk: Any) -> dict[str, Any]:
+    return {"object": "array.item", "index": index, "item": chunk}
+
+
+def _round_robin(sources: list[Iterator[Any]]) -> Iterator[tuple[int, Any]]:
+    """One chunk from each source in turn, skipping sources that ran out."""
+    done = object()
+    for row in zip_longest(*sources, fillvalue=done):
+        for index, chunk in enumerate(row):
+            if chunk is not done:
+                yield index, chunk

@@ -1,0 +1,107 @@
+"""The local server a ``Substrate()`` with no key or URL talks to: the app on a loopback port.
+
+It runs on a daemon thread with its own event loop, so it serves sync and async clients alike
+and never blocks the caller's loop.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from .._loop_thread import LoopThread
+from ._app import create_app
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["EmbeddedServer"]
+
+
+class EmbeddedServer:
+    """The Substrate app served on ``127.0.0.1`` at an ephemeral port, from a daemon thread.
+
+    Nothing starts until ``start()``; ``close()`` cancels the runs in flight (their clients see
+    the stream end early), stops the server and joins its thread. Both are thread-safe and
+    idempotent; a closed server does not start again.
+
+    Args:
+        engine: the engine to serve; default a new ``rxsubstrate.engine.Engine()``, made on
+            ``start()``.
+    """
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._loop_thread = LoopThread(name="rxsubstrate-embedded-server")
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else (self._url or "not started")
+        return f"EmbeddedServer({state})"
+
+    @property
+    def url(self) -> str | None:
+        """The base URL while the server runs, else None."""
+        return self._url
+
+    def start(self) -> str:
+        """Start serving (once) and return the base URL, e.g. ``http://127.0.0.1:40123``.
+
+        Returns once the port accepts connections.
+
+        Raises:
+            RuntimeError: the server was closed.
+        """
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this EmbeddedServer is closed; create a new one")
+            if self._url is None:
+                self._runner, self._url = self._loop_thread.run(self._serve())
+            return self._url
+
+    async def _serve(self) -> tuple[web.AppRunner, str]:
+        # Bound and listening before the site starts: a client connecting early waits in the
+        # backlog instead of being refused.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(128)
+            runner = web.AppRunner(
+                create_app(self._engine), handler_cancellation=True, access_log=None
+            )
+            await runner.setup()
+            await web.SockSite(runner, sock).start()
+        except BaseException:
+            sock.close()
+            raise
+        host, port = sock.getsockname()[:2]
+        return runner, f"http://{host}:{port}"
+
+    def close(self) -> None:
+        """Cancel the runs in flight, stop serving and join the thread (idempotent).
+
+        Raises:
+            RuntimeError: called from a request handler running on this server's own thread.
+        """
+        if self._loop_thread.in_loop_thread():
+            raise RuntimeError("close() the EmbeddedServer from another thread than its own")
+        with self._lock:
+            self._closed = True
+            runner, self._runner, self._url = self._runner, None, None
+        self._loop_thread.close(runner.cleanup() if runner is not None else None)
+
+    def __enter__(self) -> EmbeddedServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

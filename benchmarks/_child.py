@@ -34,12 +34,14 @@ _PRELOAD: Final = {
     "httpx-sse": ["httpx", "httpx_sse"],
     "aiohttp": ["aiohttp"],
     "engine": ["rxsubstrate", "rxsubstrate.engine", "rxsubstrate.server"],
+    # engine.first_event is cold on purpose: only what a user's "import rxsubstrate" loads.
+    "engine.first_event": ["rxsubstrate"],
     "ops": ["rxsubstrate", "rxsubstrate.ops"],
 }
 
 
 def _preload(name: str) -> None:
-    for module in _PRELOAD.get(name.split(".")[0], []):
+    for module in _PRELOAD.get(name, _PRELOAD.get(name.split(".")[0], [])):
         with contextlib.suppress(ImportError):  # the consumer will say what is missing
             importlib.import_module(module)
 
@@ -69,14 +71,15 @@ def measure(name: str, job: Job) -> dict[str, Any]:
     base = _peak_rss_kb()
     cpu = _cpu_seconds()
     start = time.perf_counter()
-    count = consumer(job)
+    outcome = consumer(job)
     seconds = time.perf_counter() - start
+    result = outcome if isinstance(outcome, dict) else {"count": outcome}
     return {
         "seconds": seconds,
         "cpu": _cpu_seconds() - cpu,
-        "count": count,
         "rss_kb": _peak_rss_kb(),
         "base_rss_kb": base,
+        **result,
     }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -40,7 +41,9 @@ class Job:
     runs: int = 1  # concurrent runs (the concurrency rows)
 
 
-Consumer = Callable[[Job], int]
+# A consumer returns its count, or a dict with "count" and, when it times itself (to leave
+# set-up out), "seconds", plus any figures of its own.
+Consumer = Callable[[Job], int | dict[str, Any]]
 CONSUMERS: dict[str, Consumer] = {}
 
 
@@ -275,3 +278,142 @@ def aiohttp_raw(job: Job) -> int:
 
 def _auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {API_KEY}", "Accept": "text/event-stream"}
+
+
+# -- the embedded engine -------------------------------------------------------------------------
+
+_ENGINE_CHOICES: Final = 8
+_TOKENS_PER_CHOICE: Final = 56  # the engine's text generator writes 16 to 96 tokens a text
+
+
+def _engine_nodes(events: int) -> int:
+    return max(events // (_ENGINE_CHOICES * _TOKENS_PER_CHOICE), 1)
+
+
+def engine_dag(events: int) -> dict[str, Any]:
+    """Enough MultiComputeText nodes of eight choices for about ``events`` deltas; the engine
+    runs them all at once, as a wide graph would."""
+    nodes = _engine_nodes(events)
+    return {
+        "nodes": [
+            {
+                "id": f"MultiComputeText_{i}",
+                "node": "MultiComputeText",
+                "args": {"prompt": f"story {i}", "num_choices": _ENGINE_CHOICES, "max_tokens": 96},
+                "_should_output_globally": i == nodes - 1,
+            }
+            for i in range(nodes)
+        ],
+        "edges": [],
+    }
+
+
+@_consumer("engine.e2e")
+def engine_e2e(job: Job) -> dict[str, Any]:
+    """``Substrate()`` with no arguments: the embedded engine, served on loopback, read by iter().
+
+    ``job.events`` is the delta budget given to the engine; the count is what it sent. Timed
+    from the request on: the embedded server is started first.
+    """
+    from rxsubstrate import Substrate
+
+    dag = engine_dag(job.events)
+    with Substrate() as client:
+        client.base_url  # noqa: B018 - starts the embedded server
+        start = time.perf_counter()
+        tally = _EngineTally(job)
+        for event in client.stream(dag).iter():
+            tally.add(event)
+        return {"count": tally.check(), "seconds": time.perf_counter() - start}
+
+
+@_consumer("engine.first_event")
+def engine_first_event(job: Job) -> dict[str, Any]:
+    """Time to first event: cold (from ``Substrate()`` in a process that only imported
+    rxsubstrate, so it includes loading the engine and starting its server) and warm (a second
+    run on the same client)."""
+    from rxsubstrate import Substrate
+
+    dag = engine_dag(job.events)
+    start = time.perf_counter()
+    with Substrate() as client:
+        for _event in client.stream(dag).iter():
+            break
+        cold = time.perf_counter() - start
+        start = time.perf_counter()
+        for _event in client.stream(dag).iter():
+            break
+        warm = time.perf_counter() - start
+    return {"count": 2, "seconds": cold, "cold": cold, "warm": warm}
+
+
+class _EngineTally:
+    """Counts a run of ``engine_dag``; ``check`` wants every node's result and graph.result last."""
+
+    def __init__(self, job: Job) -> None:
+        from rxsubstrate import NodeResult
+
+        self._result_type = NodeResult
+        self._nodes = _engine_nodes(job.events)
+        self.count = self.results = 0
+        self.last: Any = None
+
+    def add(self, event: Any) -> None:
+        self.count += 1
+        self.results += type(event) is self._result_type
+        self.last = event
+
+    def check(self) -> int:
+        _rx_is_last(self.last)
+        if self.results != self._nodes:
+            raise CheckFailed(f"expected {self._nodes} node results, got {self.results}")
+        return self.count
+
+
+@_consumer("engine.produce")
+def engine_produce(job: Job) -> dict[str, Any]:
+    """The engine alone, no HTTP: how fast it makes the events ``engine.e2e`` then delivers."""
+    from rxsubstrate.engine import Engine
+
+    engine = Engine()
+    plan = engine.prepare(engine_dag(job.events))
+
+    async def main() -> int:
+        tally = _EngineTally(job)
+        async for event in engine.execute(plan):
+            tally.add(event)
+        return tally.check()
+
+    start = time.perf_counter()
+    count = asyncio.run(main())
+    return {"count": count, "seconds": time.perf_counter() - start}
+
+
+# -- operators -----------------------------------------------------------------------------------
+
+
+@_consumer("ops.merge_runs")
+def ops_merge_runs(job: Job) -> int:
+    """``job.runs`` runs of the server's stream merged into one Observable by ``merge_runs``."""
+    from rxsubstrate import ops
+
+    done = threading.Event()
+    count = 0
+    failure: list[BaseException] = []
+
+    def on_next(_event: Any) -> None:
+        nonlocal count
+        count += 1
+
+    def on_error(exc: BaseException) -> None:
+        failure.append(exc)
+        done.set()
+
+    with _rx_client(job) as client:
+        runs = {f"run {i}": client.stream(_rx_node()) for i in range(job.runs)}
+        ops.merge_runs(runs).subscribe(on_next, on_error, done.set)
+        if not done.wait(_WAIT):
+            raise CheckFailed("merge_runs never completed")
+    if failure:
+        raise failure[0]
+    return _expect(count, job)

@@ -9,6 +9,7 @@ ratios within a table hold. The best (shortest) time of the repetitions is repor
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -59,6 +60,7 @@ class Result:
 
     seconds: float = float("inf")
     cpu: float = 0.0
+    count: int = 0
     rss_kb: int = 0
     base_rss_kb: int = 0
     error: str = ""
@@ -66,7 +68,7 @@ class Result:
 
     def keep_best(self, other: dict[str, Any]) -> None:
         if other["seconds"] < self.seconds:
-            self.seconds, self.cpu = other["seconds"], other["cpu"]
+            self.seconds, self.cpu, self.count = other["seconds"], other["cpu"], other["count"]
             self.extra = {k: v for k, v in other.items() if k not in _MEASURED}
         self.rss_kb = max(self.rss_kb, other["rss_kb"])
         self.base_rss_kb = max(self.base_rss_kb, other["base_rss_kb"])
@@ -240,6 +242,88 @@ class Suite:
         ]
         yield section
 
+    def operators(self) -> Iterator[Section]:
+        s = self.settings
+        section = Section(
+            "Operators",
+            ["operator", "events", "events/s", "peak RSS MB"],
+        )
+        job = self.job(s.run_events, runs=s.merge_runs)
+        result = self.measure({"ops.merge_runs": job})["ops.merge_runs"]
+        label = f"merge_runs of {s.merge_runs} runs"
+        if not _failed(section, "merge_runs", result, 4):
+            events = s.merge_runs * s.run_events
+            section.add(label, f"{events:,}", _rate(events / result.seconds), _mb(result.rss_kb))
+        section.notes.append(
+            f"merge_runs: {s.merge_runs} runs of {s.run_events:,} events from the loopback "
+            "server, merged into one Observable and subscribed with no running loop."
+        )
+        snapshots = self.snapshots()
+        if snapshots:
+            section.preformatted = snapshots
+        else:
+            section.notes.append(
+                "snapshots()/assemble() growth: benchmarks/bench_snapshots.py is not there yet."
+            )
+        yield section
+
+    def snapshots(self) -> str:
+        """The operators' own benchmark (``bench_snapshots.py``), its output as it prints it.
+
+        The hook: the module runs as ``python -m benchmarks.bench_snapshots [--quick]`` and
+        prints its table; a non-zero exit counts as a failed check.
+        """
+        if importlib.util.find_spec("benchmarks.bench_snapshots") is None:
+            return ""
+        argv = [sys.executable, "-m", "benchmarks.bench_snapshots"]
+        if self.settings.repeat == 1:
+            argv.append("--quick")
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=_CHILD_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.failures += 1
+            return "bench_snapshots FAILED: timed out"
+        if done.returncode != 0:
+            self.failures += 1
+            lines = done.stderr.strip().splitlines()
+            return f"bench_snapshots FAILED: {lines[-1] if lines else done.returncode}"
+        return done.stdout.rstrip()
+
+    def engine(self) -> Iterator[Section]:
+        s = self.settings
+        job = Job(url="", events=s.engine_events, bytes=0)
+        names = ["engine.produce", "engine.e2e", "engine.first_event"]
+        results = self.measure({name: job for name in names})
+        section = Section(
+            "Embedded engine: Substrate() with no arguments",
+            ["measure", "events", "events/s", "time", "peak RSS MB"],
+        )
+        for name, label in (
+            ("engine.produce", "engine produces"),
+            ("engine.e2e", "engine through Substrate()"),
+        ):
+            result = results[name]
+            if not _failed(section, label, result, 5):
+                section.add(
+                    label,
+                    f"{result.count:,}",
+                    _rate(result.count / result.seconds),
+                    f"{result.seconds * 1000:.0f} ms",
+                    _mb(result.rss_kb),
+                )
+        first = results["engine.first_event"]
+        for key, label in (("cold", "first event, cold"), ("warm", "first event, warm")):
+            if not _failed(section, label, first, 5):
+                section.add(label, "", "", f"{first.extra[key] * 1000:.1f} ms", "")
+        section.notes += [
+            "engine produces: Engine().execute(plan) counted in-process, no HTTP. "
+            "engine through Substrate(): the same graph (MultiComputeText nodes of 8 choices, "
+            "all running at once) streamed over loopback and read with iter().",
+            "first event, cold: from Substrate() in a process that has only imported "
+            "rxsubstrate (loads the engine, starts its server); warm: a second run on that client.",
+        ]
+        yield section
+
     def imports(self) -> Iterator[Section]:
         repeat = self.settings.import_repeat
         section = Section(
@@ -293,5 +377,7 @@ SECTIONS: Final[dict[str, Callable[[Suite], Iterator[Section]]]] = {
     "throughput": Suite.throughput,
     "scale": Suite.scale,
     "concurrency": Suite.concurrency,
+    "operators": Suite.operators,
+    "engine": Suite.engine,
     "imports": Suite.imports,
 }

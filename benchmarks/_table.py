@@ -18,6 +18,8 @@ class Section:
     columns: list[str]
     rows: list[list[str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Text printed as is after the table (another script's report).
+    preformatted: str = ""
 
     def add(self, *cells: object) -> None:
         self.rows.append([str(c) for c in cells])
@@ -62,6 +64,8 @@ def _text(section: Section) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += [line(row) for row in section.rows]
     lines += [f"  * {note}" for note in section.notes]
+    if section.preformatted:
+        lines += ["", section.preformatted]
     return "\n".join(lines) + "\n"
 
 
@@ -73,4 +77,6 @@ def _markdown(section: Section) -> str:
     if section.notes:
         lines.append("")
         lines += [f"- {note}" for note in section.notes]
+    if section.preformatted:
+        lines += ["", "```text", section.preformatted, "```"]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,240 @@
+"""Several runs as one stream: ``merge_runs`` (all at once) and ``stream_many`` (bounded).
+
+Every event is wrapped as ``RunEvent(run, event)``, ``run`` being the label the run was given
+(a mapping's key, or its position). The merged stream completes when every run has ended.
+
+Error policy: by default a run that fails does not stop the others; its error is kept, and
+when the last run has ended the merged stream ends with ``RunsFailed``, an ``ExceptionGroup``
+(and a ``SubstrateError``) holding every failure by label. So nothing is lost, and
+``except* StreamInterrupted`` works. With ``fail_fast=True`` the first error ends the merged
+stream at once, as itself, and the other runs are disposed (cancelled).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, TypeVar, overload
+
+import msgspec
+from reactivex import Observable, abc
+from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignmentDisposable
+
+from ._errors import SubstrateError
+from ._events import Event
+
+__all__ = ["RunEvent", "RunsFailed", "merge_runs", "stream_many"]
+
+L = TypeVar("L")
+
+
+class RunEvent(msgspec.Struct, Generic[L], frozen=True):
+    """One event of one of several merged runs.
+
+    Attributes:
+        run: the run's label: its key in the mapping given, or its position.
+        event: the event, as that run's stream emitted it.
+    """
+
+    run: L
+    event: Event
+
+
+class RunsFailed(ExceptionGroup[Exception], SubstrateError):
+    """Some of several merged runs failed; the others ran to their end first.
+
+    Attributes:
+        failures: each failed run's error, by run label, in the order they failed.
+    """
+
+    failures: Mapping[Any, Exception]
+
+    def __new__(cls, failures: Mapping[Any, Exception]) -> RunsFailed:
+        labels = ", ".join(repr(label) for label in failures)
+        self = super().__new__(
+            cls, f"{len(failures)} run(s) failed: {labels}", list(failures.values())
+        )
+        self.failures = dict(failures)
+        return self
+
+    def __init__(self, failures: Mapping[Any, Exception]) -> None:
+        labels = ", ".join(repr(label) for label in failures)
+        super().__init__(f"{len(failures)} run(s) failed: {labels}", list(failures.values()))
+
+    def derive(self, excs: Sequence[Exception]) -> ExceptionGroup[Exception]:  # type: ignore[override]
+        # except* splits the group; the parts are plain groups, since labels no longer line up.
+        return ExceptionGroup(self.message, list(excs))
+
+
+@overload
+def merge_runs(
+    runs: Mapping[L, Observable[Event]], /, *, fail_fast: bool = False
+) -> Observable[RunEvent[L]]: ...
+
+
+@overload
+def merge_runs(*runs: Observable[Event], fail_fast: bool = False) -> Observable[RunEvent[int]]: ...
+
+
+def merge_runs(*runs: Any, fail_fast: bool = False) -> Observable[RunEvent[Any]]:
+    """The events of several runs in one stream, each as ``RunEvent(run, event)``.
+
+    Every run is subscribed at once (use ``stream_many`` to bound how many run together).
+
+    ::
+
+        a: ---1-----2---|
+        b: -----x-----y-----|
+        ---a1--bx--a2--by---|      merge_runs({"a": a, "b": b})
+
+    Args:
+        runs: one mapping ``{label: stream}``, or streams given positionally (labels 0..n-1).
+        fail_fast: end everything at the first error instead of letting the other runs finish.
+
+    Raises:
+        RunsFailed: (as ``on_error``, after every run ended) the runs that failed, without
+            ``fail_fast``.
+    """
+    if len(runs) == 1 and isinstance(runs[0], Mapping):
+        return _merge(list(runs[0].items()), None, fail_fast)
+    return _merge(list(enumerate(runs)), None, fail_fast)
+
+
+@overload
+def stream_many(
+    streams: Mapping[L, Observable[Event]],
+    max_concurrency: int | None = None,
+    *,
+    fail_fast: bool = False,
+) -> Observable[RunEvent[L]]: ...
+
+
+@overload
+def stream_many(
+    streams: Sequence[Observable[Event]],
+    max_concurrency: int | None = None,
+    *,
+    fail_fast: bool = False,
+) -> Observable[RunEvent[int]]: ...
+
+
+def stream_many(
+    streams: Mapping[Any, Observable[Event]] | Sequence[Observable[Event]],
+    max_concurrency: int | None = None,
+    *,
+    fail_fast: bool = False,
+) -> Observable[RunEvent[Any]]:
+    """``merge_runs`` with at most ``max_concurrency`` runs subscribed at a time.
+
+    Runs start in the order given; when one ends, the next starts. Disposing the merged
+    subscription disposes the running ones and starts no more.
+
+    Args:
+        streams: ``{label: stream}``, or a sequence (labels 0..n-1). Cold streams (a
+            ``RunStream``) start their run when subscribed.
+        max_concurrency: how many runs may be subscribed at once; None for no bound.
+        fail_fast: as in ``merge_runs``.
+
+    Raises:
+        ValueError: ``max_concurrency`` is less than 1 (at call time).
+    """
+    if max_concurrency is not None and max_concurrency < 1:
+        raise ValueError(f"max_concurrency must be at least 1, not {max_concurrency}")
+    pairs = list(streams.items()) if isinstance(streams, Mapping) else list(enumerate(streams))
+    return _merge(pairs, max_concurrency, fail_fast)
+
+
+def _merge(
+    runs: list[tuple[Any, Observable[Event]]], limit: int | None, fail_fast: bool
+) -> Observable[RunEvent[Any]]:
+    def subscribe(
+        observer: abc.ObserverBase[RunEvent[Any]], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        # One re-entrant lock serialises the observer's calls (runs emit on their own threads)
+        # and the bookkeeping. Disposing is done outside it: a run's disposal may wait for its
+        # thread, which may be waiting for this lock.
+        lock = threading.RLock()
+        running = CompositeDisposable()
+        waiting = deque(runs)
+        failures: dict[Any, Exception] = {}
+        active = 0
+        ended = False
+        starting = False
+
+        def end_if_done() -> None:
+            nonlocal ended
+            if ended or active or waiting:
+                return
+            ended = True
+            if failures:
+                observer.on_error(RunsFailed(failures))
+            else:
+                observer.on_completed()
+
+        def start_more() -> None:
+            # A run may end inside its own subscribe (a synchronous source): the loop, not
+            # recursion, starts the next one.
+            nonlocal starting, active
+            if starting:
+                return
+            starting = True
+            try:
+                while waiting and not ended and (limit is None or active < limit):
+                    label, run = waiting.popleft()
+                    active += 1
+                    inner = SingleAssignmentDisposable()
+                    running.add(inner)
+                    inner.disposable = run.subscribe(
+                        *_run_observer(label, inner), scheduler=scheduler
+                    )
+            finally:
+                starting = False
+            end_if_done()
+
+        def _run_observer(label: Any, inner: SingleAssignmentDisposable) -> tuple[Any, Any, Any]:
+            def on_next(event: Event) -> None:
+                with lock:
+                    if not ended:
+                        observer.on_next(RunEvent(label, event))
+
+            def on_error(error: Exception) -> None:
+                nonlocal active, ended
+                cancel_others = False
+                with lock:
+                    active -= 1
+                    if ended:
+                        return
+                    if fail_fast:
+                        ended = cancel_others = True
+                        observer.on_error(error)
+                    else:
+                        failures[label] = error
+                        start_more()
+                running.remove(inner)
+                if cancel_others:
+                    running.dispose()
+
+            def on_completed() -> None:
+                nonlocal active
+                with lock:
+                    active -= 1
+                    if not ended:
+                        start_more()
+                running.remove(inner)
+
+            return on_next, on_error, on_completed
+
+        def stop() -> None:
+            nonlocal ended
+            ended = True  # one assignment: no lock needed, and none taken (see above)
+
+        with lock:
+            start_more()
+        return CompositeDisposable(Disposable(stop), running)
+
+    return Observable(subscribe)
+
+
+for _name in ("RunEvent", "RunsFailed"):
+    globals()[_name].__module__ = "rxsubstrate"

@@ -7,7 +7,7 @@ writes the second as Server-Sent Events.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, TypeVar
 
 from .._events import Event
@@ -89,7 +89,7 @@ class Engine:
         """
         return build_plan(dag, dict(self._impls))
 
-    def execute(self, plan: Plan) -> AsyncIterator[Event]:
+    def execute(self, plan: Plan) -> AsyncGenerator[Event, None]:
         """Run a plan: ``NodeDelta``, ``NodeResult`` and ``NodeError`` events as they happen, then
         one ``GraphResult``.
 

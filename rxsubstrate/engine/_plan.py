@@ -208,7 +208,7 @@ def _reject_cycle(graph: Mapping[_Vertex, list[_Vertex]]) -> None:
 
 def _describe_cycle(cycle: list[_Vertex]) -> str:
     named = [name for kind, name in cycle if kind == "node"]
-    if len(named) >= 2:
+    if len(set(named)) >= 2:
         return " -> ".join(named)
     names = [name if kind == "node" else f"future {name}" for kind, name in cycle]
     return " -> ".join(names)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Final
 
 import msgspec
@@ -38,7 +38,7 @@ class _Outcome:
     error: ErrorData | None
 
 
-async def run_plan(plan: Plan, *, chunk_delay: float) -> AsyncIterator[Event]:
+async def run_plan(plan: Plan, *, chunk_delay: float) -> AsyncGenerator[Event, None]:
     """Run ``plan`` and yield its events as they happen; ``GraphResult`` comes last."""
     run = _Run(plan, chunk_delay)
     try:

@@ -319,8 +319,9 @@ class Suite:
             "engine produces: Engine().execute(plan) counted in-process, no HTTP. "
             "engine through Substrate(): the same graph (MultiComputeText nodes of 8 choices, "
             "all running at once) streamed over loopback and read with iter().",
-            "first event, cold: from Substrate() in a process that has only imported "
-            "rxsubstrate (loads the engine, starts its server); warm: a second run on that client.",
+            "first event (a one-node run), cold: from Substrate() in a process that has only "
+            "imported rxsubstrate (loads the engine, starts its server); warm: best of 5 more "
+            "runs on that client.",
         ]
         yield section
 

@@ -37,13 +37,14 @@ __all__ = ["DEFAULT_MAX_BODY_SIZE", "DEFAULT_MAX_NODES", "create_app"]
 
 DEFAULT_MAX_BODY_SIZE: Final = 8 * 1024 * 1024
 DEFAULT_MAX_NODES: Final = 1000
-# A batch of SSE bytes waiting for a slow client pauses the run once it grows past this size.
-_MAX_PENDING_BYTES: Final = 256 * 1024
+# How _Batch coalesces a fast run's events into writes (seconds, bytes, bytes).
+_WINDOW: Final = 0.001
+_FLUSH_SIZE: Final = 64 * 1024
+_MAX_PENDING: Final = 256 * 1024
 _REQUEST_ID_HEADER: Final = "x-substrate-request-id"
 _WELL_FORMED_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 T = TypeVar("T")
-_HTTPError = TypeVar("_HTTPError", bound=web.HTTPException)
 _RUNS: Final[web.AppKey[set[asyncio.Task[Any]]]] = web.AppKey("rxsubstrate_runs")
 _log = logging.getLogger("rxsubstrate.server")
 _json: Final = msgspec.json.Encoder()
@@ -101,32 +102,35 @@ class _Compose:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         from ..engine import GraphInvalid  # the engine's import cost is paid by the app's users
 
-        self._check_auth(request)
-        dag = await self._read_dag(request)
         try:
-            plan = self._engine.prepare(dag)
-        except GraphInvalid as exc:
-            raise _error(web.HTTPBadRequest, "invalid_request_error", exc.message) from None
-        events = self._engine.execute(plan)
-        if _wants_stream(request):
-            return await self._stream(request, events)
-        return await self._collect(events)
+            self._check_auth(request)
+            dag = await self._read_dag(request)
+            try:
+                plan = self._engine.prepare(dag)
+            except GraphInvalid as exc:
+                raise _Refusal(400, "invalid_request_error", exc.message) from None
+            events = self._engine.execute(plan)
+            if _wants_stream(request):
+                return await self._stream(request, events)
+            return await self._collect(events)
+        except _Refusal as refusal:
+            return refusal.response()
 
     def _check_auth(self, request: web.Request) -> None:
         if self._expected_auth is None:
             return
         sent = request.headers.get("Authorization", "").encode("utf-8", "replace")
         if not hmac.compare_digest(sent, self._expected_auth):
-            raise _error(web.HTTPUnauthorized, "authentication_error", "missing or invalid API key")
+            raise _Refusal(401, "authentication_error", "missing or invalid API key")
 
     async def _read_dag(self, request: web.Request) -> Any:
         """The request's ``dag``.
 
         Raises:
-            web.HTTPException: the 4xx answer refusing the request.
+            _Refusal: the 4xx answer refusing the request.
         """
-        too_large = _error(
-            _PayloadTooLarge,
+        too_large = _Refusal(
+            413,
             "invalid_request_error",
             f"the request body exceeds {self._max_body_size} bytes",
         )
@@ -139,20 +143,20 @@ class _Compose:
         try:
             payload = msgspec.json.decode(body)
         except msgspec.DecodeError as exc:
-            raise _error(
-                web.HTTPBadRequest, "invalid_request_error", f"the request body is not JSON: {exc}"
+            raise _Refusal(
+                400, "invalid_request_error", f"the request body is not JSON: {exc}"
             ) from None
         if not isinstance(payload, dict) or "dag" not in payload:
-            raise _error(
-                web.HTTPBadRequest,
+            raise _Refusal(
+                400,
                 "invalid_request_error",
                 'the request body must be {"dag": {...}}',
             )
         dag = payload["dag"]
         nodes = dag.get("nodes") if isinstance(dag, dict) else None
         if isinstance(nodes, list) and len(nodes) > self._max_nodes:
-            raise _error(
-                web.HTTPBadRequest,
+            raise _Refusal(
+                400,
                 "invalid_request_error",
                 f"the graph has {len(nodes)} nodes; this server runs at most {self._max_nodes}",
             )
@@ -166,16 +170,12 @@ class _Compose:
         except asyncio.CancelledError:
             if _cancelling():
                 raise
-            raise _error(
-                web.HTTPServiceUnavailable, "api_error", "the server is shutting down"
-            ) from None
+            raise _Refusal(503, "api_error", "the server is shutting down") from None
         except Exception:  # an engine bug: logged, and answered as JSON like every error
             _log.exception("the engine failed")
-            raise _error(web.HTTPInternalServerError, "api_error", "the engine failed") from None
+            raise _Refusal(500, "api_error", "the engine failed") from None
         if result is None:
-            raise _error(
-                web.HTTPInternalServerError, "api_error", "the run ended without a graph result"
-            )
+            raise _Refusal(500, "api_error", "the run ended without a graph result")
         return web.Response(body=_json.encode(result.data), content_type="application/json")
 
     async def _stream(
@@ -196,8 +196,9 @@ class _Compose:
         await response.prepare(request)
         batch = _Batch()
         run = self._start(batch.fill(events))
+        run.add_done_callback(batch.finish)
         try:
-            while chunk := await batch.take(run):
+            while chunk := await batch.take():
                 await response.write(chunk)
         except ConnectionError:
             _log.debug("the client went away; its run is cancelled")
@@ -216,49 +217,72 @@ class _Compose:
         return task
 
 
-class _PayloadTooLarge(web.HTTPClientError):
-    # aiohttp's own HTTPRequestEntityTooLarge writes a text body; this one carries our JSON.
-    status_code = 413
-
-
 class _Batch:
-    """SSE bytes handed from the run to the response writer, joined into one write per turn."""
+    """SSE bytes handed from the run to the response writer, coalesced into few writes.
+
+    A run can make many thousands of events a second, and the engine hands them over one loop
+    turn apart, so waking the writer per event would cost a loop turn and a ``send`` each. The
+    writer sends the first event of a burst at once, then at most one write per ``_WINDOW``
+    seconds (sooner when ``_FLUSH_SIZE`` bytes wait): everything made meanwhile goes in one
+    write. The run pauses while ``_MAX_PENDING`` bytes wait for a slow client.
+    """
 
     def __init__(self) -> None:
         self._chunks: list[bytes] = []
         self._size = 0
-        self._ready = asyncio.Event()
+        self._done = False
+        self._last_write = -_WINDOW
+        self._wakeup: asyncio.Future[None] | None = None
         self._room = asyncio.Event()
         self._room.set()
 
     async def fill(self, events: AsyncIterator[Event]) -> None:
-        """Producer: encode every event, pausing the run while a slow client holds a full batch."""
+        """Producer: encode every event; the run's task."""
         try:
             async for event in events:
                 data = encode_sse(encode_event(event))
                 self._chunks.append(data)
                 self._size += len(data)
-                self._ready.set()
-                if self._size > _MAX_PENDING_BYTES:
+                if len(self._chunks) == 1 or self._size >= _FLUSH_SIZE:
+                    self._wake()
+                if self._size >= _MAX_PENDING:
                     self._room.clear()
                     await self._room.wait()
         finally:
             await _aclose(events)
 
-    async def take(self, run: asyncio.Task[Any]) -> bytes:
+    def finish(self, _run: object = None) -> None:
+        """The run is over (done, failed or cancelled, even before it started)."""
+        self._done = True
+        self._wake()
+
+    async def take(self) -> bytes:
         """Consumer: everything encoded since the last take; empty once the run is over."""
-        if not self._chunks and not run.done():
-            waiter = asyncio.ensure_future(self._ready.wait())
+        loop = asyncio.get_running_loop()
+        while not self._done and self._size < _FLUSH_SIZE:
+            delay = None
+            if self._chunks:
+                delay = self._last_write + _WINDOW - loop.time()
+                if delay <= 0:
+                    break
+            self._wakeup = loop.create_future()
+            timer = loop.call_later(delay, self._wake) if delay is not None else None
             try:
-                await asyncio.wait((waiter, run), return_when=asyncio.FIRST_COMPLETED)
+                await self._wakeup
             finally:
-                waiter.cancel()
-        self._ready.clear()
+                self._wakeup = None
+                if timer is not None:
+                    timer.cancel()
         chunk = b"".join(self._chunks)
         self._chunks.clear()
         self._size = 0
         self._room.set()
+        self._last_write = loop.time()
         return chunk
+
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
 
 
 async def _last_graph_result(events: AsyncIterator[Event]) -> GraphResult | None:
@@ -291,11 +315,18 @@ def _cancelling() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-def _error(status: type[_HTTPError], type_: str, message: str) -> _HTTPError:
-    """An HTTP error answered as ``{"type": ..., "message": ...}``."""
-    return status(
-        body=_json.encode({"type": type_, "message": message}), content_type="application/json"
-    )
+class _Refusal(Exception):
+    """A request refused with ``status`` and a JSON ``{"type": ..., "message": ...}`` body."""
+
+    def __init__(self, status: int, type_: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.type = type_
+        self.message = message
+
+    def response(self) -> web.Response:
+        body = _json.encode({"type": self.type, "message": self.message})
+        return web.Response(status=self.status, body=body, content_type="application/json")
 
 
 async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:

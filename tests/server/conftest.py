@@ -1,0 +1,68 @@
+"""Fixtures: the real app on a loopback port, and engines with test node kinds."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from rxsubstrate.engine import Engine, NodeContext
+from rxsubstrate.server import create_app
+
+Serve = Callable[..., Awaitable[str]]
+
+
+class Hang:
+    """A node kind that streams one delta, then waits until it is cancelled."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = asyncio.Event()
+
+    async def __call__(
+        self, args: dict[str, Any], context: NodeContext
+    ) -> AsyncIterator[dict[str, Any]]:
+        yield {"text": "first"}
+        self.started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        yield {"text": "never"}  # pragma: no cover
+
+
+def dag(*nodes: dict[str, Any]) -> dict[str, Any]:
+    """A serialized graph of the given nodes, as the SDK sends it."""
+    return {"nodes": list(nodes), "edges": [], "futures": []}
+
+
+def node(id: str, kind: str = "ComputeText", **args: Any) -> dict[str, Any]:
+    args = args or {"prompt": "windmills", "max_tokens": 4}
+    return {"id": id, "node": kind, "args": args, "_should_output_globally": True}
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    """``await serve(engine, **create_app_kwargs)`` -> the base URL of the app on 127.0.0.1."""
+    servers: list[TestServer] = []
+
+    async def start(engine: Engine | None = None, **kwargs: Any) -> str:
+        server = TestServer(create_app(engine, **kwargs), host="127.0.0.1")
+        servers.append(server)
+        await server.start_server()
+        return str(server.make_url("")).rstrip("/")
+
+    yield start
+    for server in servers:
+        await server.close()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:
+        yield s

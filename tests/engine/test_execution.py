@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -318,3 +320,22 @@ async def test_cancelling_the_consumer_cancels_running_nodes() -> None:
     assert _node_tasks() == []
     assert log == ["closed h"]
     assert [e.data for e in received if isinstance(e, NodeDelta)] == [{"text": "first"}]
+
+
+async def test_the_custom_node_example_runs() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "custom_node_example", Path(__file__).parents[2] / "examples" / "custom_node.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    engine = Engine()  # the example's own engine paces its stream; this one does not wait
+    engine.register("Shout", example.shout)
+    engine.register("GenerateImage", example.fake_image)
+    final = (await run(engine, example.DAG))[-1]
+    assert isinstance(final, GraphResult)
+    loud = final.outputs["loud"]
+    assert loud["text"] == loud["text"].upper()
+    assert loud["words"] == len(loud["text"].split())
+    assert final.outputs["picture"]["image_uri"].startswith("data:text/plain,picture: A painting")

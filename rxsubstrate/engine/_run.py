@@ -34,8 +34,7 @@ _QUEUE_SIZE: Final = 64
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Outcome:
     node_id: str
-    output: dict[str, Any] | None
-    error: ErrorData | None
+    result: dict[str, Any] | ErrorData
 
 
 async def run_plan(plan: Plan, *, chunk_delay: float) -> AsyncGenerator[Event, None]:
@@ -79,25 +78,27 @@ class _Run:
 
     def settle(self, outcome: _Outcome) -> list[Event]:
         """The events one finished node causes, after starting the nodes it made ready."""
-        del self.running[outcome.node_id]
-        if outcome.output is not None:
-            self._outputs[outcome.node_id] = outcome.output
-            dependents = self.plan.dependents[outcome.node_id]
-            for dependent in dependents:
-                self._waiting[dependent].discard(outcome.node_id)
-            self.start_ready(dependents)
-            return [NodeResult(node_id=outcome.node_id, data=outcome.output)]
-        assert outcome.error is not None
-        return [
-            NodeError(node_id=outcome.node_id, data=outcome.error),
-            *self._fail_dependents(outcome),
-        ]
+        node_id, result = outcome.node_id, outcome.result
+        del self.running[node_id]
+        if isinstance(result, ErrorData):
+            return [
+                NodeError(node_id=node_id, data=result),
+                *self._fail_dependents(node_id, result),
+            ]
+        self._outputs[node_id] = result
+        dependents = self.plan.dependents[node_id]
+        for dependent in dependents:
+            # A dependent that already failed through another dependency is no longer waiting.
+            if dependent in self._waiting:
+                self._waiting[dependent].discard(node_id)
+        self.start_ready(dependents)
+        return [NodeResult(node_id=node_id, data=result)]
 
-    def _fail_dependents(self, outcome: _Outcome) -> list[Event]:
-        self._errors[outcome.node_id] = outcome.error  # type: ignore[assignment]
-        self._root_cause[outcome.node_id] = outcome.node_id
+    def _fail_dependents(self, node_id: str, error: ErrorData) -> list[Event]:
+        self._errors[node_id] = error
+        self._root_cause[node_id] = node_id
         events: list[Event] = []
-        frontier = [outcome.node_id]
+        frontier = [node_id]
         while frontier:
             failed = frontier.pop(0)
             root = self._root_cause[failed]
@@ -136,11 +137,11 @@ class _Run:
         try:
             output = await self._compute(node)
         except InvalidNodeArgs as exc:
-            outcome = _Outcome(node.id, None, ErrorData("invalid_request_error", exc.message))
+            outcome = _Outcome(node.id, ErrorData("invalid_request_error", exc.message))
         except Exception as exc:  # the user's implementation: any failure is the node's
-            outcome = _Outcome(node.id, None, ErrorData("api_error", _message(exc)))
+            outcome = _Outcome(node.id, ErrorData("api_error", _message(exc)))
         else:
-            outcome = _Outcome(node.id, output, None)
+            outcome = _Outcome(node.id, output)
         await self.queue.put(outcome)
 
     async def _compute(self, node: PlannedNode) -> dict[str, Any]:

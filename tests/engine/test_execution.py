@@ -339,3 +339,35 @@ async def test_the_custom_node_example_runs() -> None:
     assert loud["text"] == loud["text"].upper()
     assert loud["words"] == len(loud["text"].split())
     assert final.outputs["picture"]["image_uri"].startswith("data:text/plain,picture: A painting")
+
+
+async def test_a_node_with_one_failed_and_one_later_dependency_fails_once() -> None:
+    engine = Engine()
+    release = asyncio.Event()
+
+    @engine.node("Explode")
+    async def explode(args: dict[str, Any], context: NodeContext) -> dict[str, Any]:
+        raise RuntimeError("boom")
+
+    @engine.node("Gate")
+    async def gate(args: dict[str, Any], context: NodeContext) -> dict[str, Any]:
+        await asyncio.wait_for(release.wait(), WAIT)
+        return {"open": True}
+
+    dag = graph(
+        node("bad", "Explode"),
+        node("slow", "Gate"),
+        node("both", "Box", value=[ref("f_bad"), ref("f_slow")]),
+        futures=(trace("f_bad", "bad"), trace("f_slow", "slow")),
+    )
+    events = []
+    async for event in engine.execute(engine.prepare(dag)):
+        events.append(event)
+        if isinstance(event, NodeError) and event.node_id == "both":
+            release.set()  # the other dependency finishes after its dependent already failed
+    assert [(type(e).__name__, getattr(e, "node_id", None)) for e in events] == [
+        ("NodeError", "bad"),
+        ("NodeError", "both"),
+        ("NodeResult", "slow"),
+        ("GraphResult", None),
+    ]

@@ -20,6 +20,15 @@ Example::
         print(event)
 """
 
+try:
+    import jinja2 as _jinja2
+    import jq as _jq
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError(
+        f"rxsubstrate.engine needs the engine extra ({exc.name} is missing):"
+        " pip install 'rxsubstrate[engine]'"
+    ) from exc
+
 from ._engine import Engine
 from ._errors import GraphInvalid, InvalidNodeArgs
 from ._impl import NodeContext, NodeImpl, ResultNodeImpl, StreamingNodeImpl
@@ -38,6 +47,8 @@ __all__ = [
     "TextGenerator",
     "generate_text",
 ]
+
+del _jinja2, _jq
 
 for _name in ("Engine", "Plan", "TextGenerator"):
     globals()[_name].__module__ = "rxsubstrate.engine"

@@ -123,7 +123,9 @@ class _Run:
         for node in self.plan.nodes.values():
             if node.visible:
                 error = self._errors.get(node.id)
-                shown[node.id] = msgspec.to_builtins(error) if error else self._outputs.get(node.id)
+                shown[node.id] = (
+                    self._outputs.get(node.id) if error is None else msgspec.to_builtins(error)
+                )
         return GraphResult(data={"data": shown})
 
     async def cancel(self) -> None:

@@ -1,0 +1,297 @@
+"""Text nodes answered by any OpenAI-compatible server: vLLM, llama.cpp's server, Ollama, OpenAI.
+
+``OpenAITextBackend(url, model).install(engine)`` replaces the engine's stand-in text nodes
+(``ComputeText``, ``MultiComputeText``, ``BatchComputeText`` and the model-named ones) with calls
+to ``POST {url}/chat/completions`` with ``"stream": true``. Each upstream chunk's
+``choices[i].delta.content`` becomes a node delta as it arrives; several choices are several
+concurrent requests (servers differ in whether they honour ``n``). The node's ``model`` argument
+is ignored: the backend's ``model`` answers every node.
+
+An upstream failure fails the node with ``api_error``: a non-2xx answer as
+``APIStatusError`` (its status and the upstream's own message), a broken or truncated stream as
+``TransportError``, a chunk that is not JSON as ``MalformedEvent``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+import aiohttp
+import msgspec
+
+from .._errors import APIStatusError, MalformedEvent, TransportError
+from .._sse import SSEDecoder
+from ._errors import InvalidNodeArgs
+from ._impl import NodeContext
+
+if TYPE_CHECKING:
+    from ._engine import Engine
+
+__all__ = ["OpenAITextBackend"]
+
+_MODEL_NODES: Final = (
+    "Mistral7BInstruct",
+    "Mixtral8x7BInstruct",
+    "Llama3Instruct8B",
+    "Llama3Instruct70B",
+)
+# Node arguments passed through as the same-named OpenAI sampling parameters, when set.
+_SAMPLING: Final = ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty")
+_MAX_ERROR_TEXT: Final = 500
+
+
+class OpenAITextBackend:
+    """Text nodes served by an OpenAI-compatible ``/chat/completions`` endpoint, streamed.
+
+    Args:
+        url: the API base, e.g. ``http://127.0.0.1:8000/v1`` (vLLM), ``http://127.0.0.1:8080/v1``
+            (llama.cpp) or ``http://127.0.0.1:11434/v1`` (Ollama).
+        model: the model name the server knows, sent with every request.
+        api_key: sent as ``Authorization: Bearer``; never shown in a repr or an error.
+        connect_timeout: seconds to connect.
+        read_timeout: the longest silence, in seconds, while waiting for the next chunk.
+
+    Example:
+        >>> engine = Engine()
+        >>> OpenAITextBackend("http://127.0.0.1:11434/v1", "llama3.1").install(engine)
+    """
+
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        api_key: str | None = None,
+        *,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 300.0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.model = model
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect_timeout, sock_read=read_timeout
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenAITextBackend(url={self.url!r}, model={self.model!r})"
+
+    def install(self, engine: Engine) -> None:
+        """Register this backend for every text node kind on ``engine``."""
+        engine.register("ComputeText", self.compute_text)
+        engine.register("MultiComputeText", self.multi_compute_text)
+        engine.register("BatchComputeText", self.batch_compute_text)
+        for kind in _MODEL_NODES:
+            engine.register(kind, self.model_node)
+
+    async def compute_text(
+        self, args: dict[str, Any], context: NodeContext
+    ) -> AsyncIterator[dict[str, Any]]:
+        """``ComputeText``: deltas ``{"text": chunk}``."""
+        async with (
+            self._session() as session,
+            contextlib.aclosing(self._complete(session, _messages(args), args)) as chunks,
+        ):
+            async for chunk in chunks:
+                yield {"text": chunk}
+
+    async def multi_compute_text(
+        self, args: dict[str, Any], context: NodeContext
+    ) -> AsyncIterator[dict[str, Any]]:
+        """``MultiComputeText``: one request per choice, deltas as ``choices`` array items."""
+        async for delta in self._choices(args, [_messages(args)] * _count(args)):
+            yield delta
+
+    async def model_node(
+        self, args: dict[str, Any], context: NodeContext
+    ) -> AsyncIterator[dict[str, Any]]:
+        """``Llama3Instruct8B`` and the other model-named nodes: ``choices`` with ``text``."""
+        if args.get("json_schema") is not None:
+            raise InvalidNodeArgs("json_schema is not supported by the OpenAI-compatible backend")
+        async for delta in self._choices(args, [_messages(args)] * _count(args)):
+            yield delta
+
+    async def batch_compute_text(
+        self, args: dict[str, Any], context: NodeContext
+    ) -> dict[str, Any]:
+        """``BatchComputeText``: one request per prompt, answered whole as ``outputs``."""
+        prompts = args.get("prompts") or []
+        texts = [""] * len(prompts)
+        conversations = [_messages({**args, "prompt": p}) for p in prompts]
+        async with self._session() as session:
+            streams = [self._complete(session, m, args) for m in conversations]
+            async for index, chunk in _merge(streams):
+                texts[index] += chunk
+        return {"outputs": [{"text": text} for text in texts]}
+
+    async def _choices(
+        self, args: dict[str, Any], conversations: Sequence[list[dict[str, Any]]]
+    ) -> AsyncIterator[dict[str, Any]]:
+        async with self._session() as session:
+            streams = [self._complete(session, m, args) for m in conversations]
+            async for index, chunk in _merge(streams):
+                yield {"choices": {"object": "array.item", "index": index, "item": {"text": chunk}}}
+
+    def _session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
+
+    async def _complete(
+        self, session: aiohttp.ClientSession, messages: list[dict[str, Any]], args: dict[str, Any]
+    ) -> AsyncGenerator[str, None]:
+        """One streamed completion's content chunks; a completion with none yields ``""``.
+
+        It ends at ``data: [DONE]``, or at the end of the body once a choice has finished.
+        """
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True}
+        body.update({k: args[k] for k in _SAMPLING if args.get(k) is not None})
+        decoder = SSEDecoder()
+        received = produced = 0
+        finished = ended = False
+        with _upstream_errors():
+            async with session.post(f"{self.url}/chat/completions", json=body) as response:
+                if response.status >= 400:
+                    text = await response.text(errors="replace")
+                    raise APIStatusError(response.status, _upstream_message(text))
+                async for data in response.content.iter_any():
+                    for payload in decoder.feed_data(data):
+                        if payload.strip() == b"[DONE]":
+                            ended = True
+                            break
+                        contents, done = _parse(payload, received)
+                        received += 1
+                        finished = finished or done
+                        for content in contents:
+                            produced += 1
+                            yield content
+                    if ended:
+                        break
+        finished = finished or ended
+        if not finished:
+            raise TransportError(
+                f"the text backend's stream ended before [DONE] after {received} chunk(s)"
+            )
+        if not produced:
+            yield ""
+
+
+@contextlib.contextmanager
+def _upstream_errors() -> Iterator[None]:
+    """aiohttp's failures, as the node error a user can act on."""
+    try:
+        yield
+    except aiohttp.ClientPayloadError as exc:
+        raise TransportError(f"the text backend's stream broke: {exc}") from exc
+    except aiohttp.ClientError as exc:
+        raise TransportError(f"cannot reach the text backend: {exc}") from exc
+    except TimeoutError as exc:
+        raise TransportError("the text backend sent nothing within the read timeout") from exc
+
+
+def _parse(payload: bytes, index: int) -> tuple[list[str], bool]:
+    """One upstream chunk's content pieces, and whether a choice finished in it.
+
+    Role-only and usage chunks have no content. An ``{"error": ...}`` chunk (some servers report
+    failures mid-stream that way) raises ``APIStatusError``.
+    """
+    try:
+        chunk = msgspec.json.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise MalformedEvent(
+            f"the text backend sent a chunk that is not JSON: {exc}", payload, index
+        ) from None
+    if not isinstance(chunk, dict):
+        raise MalformedEvent("the text backend sent a chunk that is not an object", payload, index)
+    if "error" in chunk:
+        raise APIStatusError(_error_status(chunk["error"]), _error_text(chunk) or "unknown error")
+    contents: list[str] = []
+    finished = False
+    for choice in chunk.get("choices") or ():
+        if not isinstance(choice, dict):
+            continue
+        finished = finished or bool(choice.get("finish_reason"))
+        delta = choice.get("delta")
+        content = delta.get("content") if isinstance(delta, dict) else None
+        if isinstance(content, str) and content:
+            contents.append(content)
+    return contents, finished
+
+
+async def _merge(streams: Sequence[AsyncIterator[str]]) -> AsyncIterator[tuple[int, str]]:
+    """Chunks of several completions as ``(index, chunk)``, as each arrives.
+
+    The first failure fails the whole merge; closing it cancels every request still going.
+    """
+    queue: asyncio.Queue[tuple[int, str | None] | BaseException] = asyncio.Queue(64)
+
+    async def pump(index: int, stream: AsyncIterator[str]) -> None:
+        try:
+            async for chunk in stream:
+                await queue.put((index, chunk))
+        except Exception as exc:  # handed to the consumer, which raises it
+            await queue.put(exc)
+        else:
+            await queue.put((index, None))
+
+    tasks = [asyncio.ensure_future(pump(i, s)) for i, s in enumerate(streams)]
+    try:
+        remaining = len(tasks)
+        while remaining:
+            item = await queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            index, chunk = item
+            if chunk is None:
+                remaining -= 1
+            else:
+                yield index, chunk
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _messages(args: dict[str, Any]) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    if args.get("system_prompt"):
+        messages.append({"role": "system", "content": str(args["system_prompt"])})
+    prompt = str(args.get("prompt") or "")
+    images = args.get("image_uris") or []
+    if images:
+        parts: list[dict[str, Any]] = [{"type": "text", "text": prompt}]
+        parts += [{"type": "image_url", "image_url": {"url": str(uri)}} for uri in images]
+        messages.append({"role": "user", "content": parts})
+    else:
+        messages.append({"role": "user", "content": prompt})
+    return messages
+
+
+def _count(args: dict[str, Any]) -> int:
+    count = args.get("num_choices")
+    return 1 if count is None else max(int(count), 1)
+
+
+def _upstream_message(text: str) -> str:
+    """The message of an error body, in the shapes OpenAI, vLLM, llama.cpp and Ollama use."""
+    try:
+        body = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        body = None
+    message = _error_text(body) if isinstance(body, dict) else None
+    return message or text[:_MAX_ERROR_TEXT] or "no message"
+
+
+def _error_text(body: dict[str, Any]) -> str | None:
+    error = body.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])[:_MAX_ERROR_TEXT]
+    if isinstance(error, str):
+        return error[:_MAX_ERROR_TEXT]
+    message = body.get("message")
+    return message[:_MAX_ERROR_TEXT] if isinstance(message, str) else None
+
+
+def _error_status(error: Any) -> int:
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, int) and 400 <= code <= 599 else 502

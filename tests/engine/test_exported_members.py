@@ -1,0 +1,25 @@
+"""The engine's public surface changes only on purpose."""
+
+from __future__ import annotations
+
+import rxsubstrate.engine
+
+
+def test_engine_all() -> None:
+    assert rxsubstrate.engine.__all__ == [
+        "Engine",
+        "GraphInvalid",
+        "InvalidNodeArgs",
+        "NodeContext",
+        "NodeImpl",
+        "Plan",
+        "ResultNodeImpl",
+        "StreamingNodeImpl",
+        "TextGenerator",
+        "generate_text",
+    ]
+
+
+def test_public_classes_say_where_to_import_them_from() -> None:
+    for name in ("Engine", "GraphInvalid", "InvalidNodeArgs", "NodeContext", "Plan"):
+        assert getattr(rxsubstrate.engine, name).__module__ == "rxsubstrate.engine"

@@ -181,12 +181,12 @@ def _upstream_errors() -> Iterator[None]:
     """aiohttp's failures, as the node error a user can act on."""
     try:
         yield
+    except TimeoutError as exc:  # aiohttp's connect and read timeouts are TimeoutErrors too
+        raise TransportError("the text backend did not answer within the timeout") from exc
     except aiohttp.ClientPayloadError as exc:
         raise TransportError(f"the text backend's stream broke: {exc}") from exc
     except aiohttp.ClientError as exc:
         raise TransportError(f"cannot reach the text backend: {exc}") from exc
-    except TimeoutError as exc:
-        raise TransportError("the text backend sent nothing within the read timeout") from exc
 
 
 def _parse(payload: bytes, index: int) -> tuple[list[str], bool]:

@@ -50,13 +50,18 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if "function calls" in report else 1
         started = time.perf_counter()
         kind = "quick run" if args.quick else "full run"
-        print(render([], markdown=args.markdown, header=f"rxsubstrate benchmarks ({kind})"))
-        print(f"Machine: {machine()}\n", flush=True)
+        title = f"rxsubstrate benchmarks ({kind})"
+        if args.markdown:
+            print(f"# {title}\n\nMachine: {machine()}\n")
+            print("Reproduce from the repository root with `python -m benchmarks` (`--markdown`")
+            print("for this page); every figure on it comes from one run.\n", flush=True)
+        else:
+            print(f"{title}\nMachine: {machine()}\n", flush=True)
         for name, section_fn in SECTIONS.items():
             if args.only and name not in args.only:
                 continue
             for section in section_fn(suite):
-                print(render([section], markdown=args.markdown, header="").lstrip("# \n"))
+                print(render(section, markdown=args.markdown))
                 sys.stdout.flush()
         print(f"Took {time.perf_counter() - started:.1f} s; {suite.failures} failed check(s).")
     return 1 if suite.failures else 0

@@ -42,11 +42,9 @@ def machine() -> str:
     )
 
 
-def render(sections: list[Section], *, markdown: bool, header: str) -> str:
-    out = [f"# {header}\n" if markdown else f"{header}\n"]
-    for section in sections:
-        out.append(_markdown(section) if markdown else _text(section))
-    return "\n".join(out)
+def render(section: Section, *, markdown: bool) -> str:
+    """One section as aligned text, or as a markdown heading, table and notes."""
+    return _markdown(section) if markdown else _text(section)
 
 
 def _text(section: Section) -> str:

@@ -1,0 +1,67 @@
+"""Callbacks on a subscription: a story's text as it streams, each node's result, the end.
+
+A ``RunStream`` is a cold Observable: nothing runs until ``subscribe``. The callbacks run on
+the client's loop thread (no asyncio loop runs here), so the main thread waits on an Event.
+Run it with ``python examples/callbacks.py``; it uses the embedded local engine.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+from rxsubstrate import Event, NodeDelta, NodeResult, Substrate, ops
+
+
+def node(node_id: str, kind: str, **args: Any) -> dict[str, Any]:
+    return {"id": node_id, "node": kind, "args": args, "_should_output_globally": True}
+
+
+DAG = {
+    "nodes": [
+        node("story", "ComputeText", prompt="tell me about windmills", max_tokens=40),
+        node("titles", "MultiComputeText", prompt="a title", num_choices=2, max_tokens=6),
+    ],
+    "futures": [],
+    "edges": [],
+}
+
+
+def main() -> int:
+    done = threading.Event()
+    failures: list[Exception] = []
+
+    def on_error(exc: Exception) -> None:
+        failures.append(exc)
+        done.set()
+
+    def on_completed() -> None:
+        print("\n[run complete]")
+        done.set()
+
+    with Substrate() as client:
+        stream = client.stream(DAG)
+        # One subscription, one run: the text as it streams, then the results, in stream order.
+        subscription = stream.pipe(ops.raise_on_error()).subscribe(
+            on_next=print_event,
+            on_error=on_error,
+            on_completed=on_completed,
+        )
+        finished = done.wait(30)
+        subscription.dispose()
+    if not finished or failures:
+        print(f"failed: {failures[0] if failures else 'timed out'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def print_event(event: Event) -> None:
+    if isinstance(event, NodeDelta) and event.node_id == "story":
+        print(event.data.get("text", ""), end="", flush=True)
+    elif isinstance(event, NodeResult):
+        print(f"\n[{event.node_id} done: {event.data}]")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

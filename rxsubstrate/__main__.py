@@ -1,0 +1,8 @@
+"""``python -m rxsubstrate``: the same command line as ``rxsubstrate``."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -25,6 +25,7 @@ from ._events import (
     NodeResult,
     UnknownEvent,
 )
+from ._merge import RunEvent, RunsFailed, merge_runs
 from ._sse import ServerSentEvent, SSEDecoder
 from ._version import __version__
 
@@ -45,8 +46,10 @@ __all__ = [
     "NodeResult",
     "ProtocolError",
     "ReadTimeout",
+    "RunEvent",
     "RunResult",
     "RunStream",
+    "RunsFailed",
     "SSEDecoder",
     "ServerSentEvent",
     "StreamInterrupted",
@@ -56,4 +59,5 @@ __all__ = [
     "TransportError",
     "UnknownEvent",
     "__version__",
+    "merge_runs",
 ]

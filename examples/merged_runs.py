@@ -10,8 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from rxsubstrate import GraphResult, NodeDelta, Substrate
-from rxsubstrate._merge import RunEvent, merge_runs
+from rxsubstrate import GraphResult, NodeDelta, RunEvent, Substrate, merge_runs
 from rxsubstrate.engine import Engine
 
 TOPICS = ("windmills", "lighthouses", "glaciers")

@@ -32,10 +32,12 @@ class EmbeddedServer:
     Args:
         engine: the engine to serve; default a new ``rxsubstrate.engine.Engine()``, made on
             ``start()``.
+        api_key: when set, requests must send ``Authorization: Bearer <api_key>``.
     """
 
-    def __init__(self, engine: Engine | None = None) -> None:
+    def __init__(self, engine: Engine | None = None, *, api_key: str | None = None) -> None:
         self._engine = engine
+        self._api_key = api_key
         self._lock = threading.Lock()
         self._loop_thread = LoopThread(name="rxsubstrate-embedded-server")
         self._runner: web.AppRunner | None = None
@@ -74,7 +76,9 @@ class EmbeddedServer:
             sock.bind(("127.0.0.1", 0))
             sock.listen(128)
             runner = web.AppRunner(
-                create_app(self._engine), handler_cancellation=True, access_log=None
+                create_app(self._engine, api_key=self._api_key),
+                handler_cancellation=True,
+                access_log=None,
             )
             await runner.setup()
             await web.SockSite(runner, sock).start()

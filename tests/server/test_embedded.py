@@ -1,0 +1,111 @@
+"""EmbeddedServer: the app on a loopback port from a daemon thread, started and stopped at will."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import urllib.request
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from rxsubstrate.engine import Engine, NodeContext
+from rxsubstrate.server import EmbeddedServer
+
+from .conftest import dag, node
+
+TIMEOUT = 10.0
+
+
+def post(url: str, graph: Any) -> Any:
+    request = urllib.request.Request(
+        f"{url}/compose",
+        data=json.dumps({"dag": graph}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+        return json.loads(response.read())
+
+
+def server_threads() -> int:
+    return sum(t.name == "rxsubstrate-embedded-server" for t in threading.enumerate())
+
+
+def test_start_serves_on_loopback_and_close_joins_the_thread() -> None:
+    before = server_threads()
+    server = EmbeddedServer()
+    assert server_threads() == before  # lazy: nothing runs until start()
+
+    url = server.start()
+
+    assert url.startswith("http://127.0.0.1:")
+    assert server.start() == url
+    assert post(url, dag(node("a")))["data"]["a"]["text"]
+    server.close()
+    server.close()
+    assert server_threads() == before
+    with pytest.raises(RuntimeError, match="closed"):
+        server.start()
+
+
+def test_two_servers_run_side_by_side() -> None:
+    with EmbeddedServer() as one, EmbeddedServer(Engine()) as two:
+        url_one, url_two = one.start(), two.start()
+        assert url_one != url_two
+        assert post(url_one, dag(node("a"))) == post(url_two, dag(node("a")))
+
+
+def test_close_without_start_is_fine() -> None:
+    EmbeddedServer().close()
+
+
+class ThreadHang:
+    """A node that streams one delta, then waits until cancelled (events usable across threads)."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.cancelled = threading.Event()
+
+    async def __call__(
+        self, args: dict[str, Any], context: NodeContext
+    ) -> AsyncIterator[dict[str, Any]]:
+        import asyncio
+
+        yield {"text": "first"}
+        self.started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        yield {"text": "never"}  # pragma: no cover
+
+
+def test_close_cancels_a_run_in_flight() -> None:
+    hang = ThreadHang()
+    engine = Engine()
+    engine.register("Hang", hang)
+    server = EmbeddedServer(engine)
+    where = urlsplit(server.start())
+    connection = http.client.HTTPConnection(where.hostname or "", where.port, timeout=TIMEOUT)
+    try:
+        body = json.dumps({"dag": dag(node("h", "Hang", x=1))})
+        connection.request("POST", "/compose", body, {"Accept": "text/event-stream"})
+        response = connection.getresponse()
+        assert b'"first"' in response.readline()
+        assert hang.started.wait(TIMEOUT)
+
+        server.close()
+
+        assert hang.cancelled.is_set()
+        try:
+            rest = response.read()
+        except http.client.IncompleteRead as exc:
+            rest = exc.partial
+        assert b"graph.result" not in rest
+    finally:
+        connection.close()
+        server.close()

@@ -65,13 +65,14 @@ def serve_cli(tmp_path: Path) -> Iterator[Any]:
     processes: list[subprocess.Popen[str]] = []
 
     def start(*args: str, env: dict[str, str] | None = None) -> Served:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "rxsubstrate", "serve", "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=(tmp_path / f"stderr-{len(processes)}.txt").open("w"),
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
+        with (tmp_path / f"stderr-{len(processes)}.txt").open("w") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "rxsubstrate", "serve", "--port", "0", *args],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env={**os.environ, **(env or {})},
+            )
         processes.append(process)
         line = first_line(process)
         match = re.search(r"http://127\.0\.0\.1:\d+", line)

@@ -10,8 +10,8 @@ answered ``{"type": ..., "message": ...}`` with a 4xx status before anything run
 
 A run belongs to its request: when the client goes away the run is cancelled, and so are the
 engine's node tasks. Run the app with ``handler_cancellation=True`` (``rxsubstrate serve`` and
-``EmbeddedServer`` do) so that happens at once; otherwise it happens at the run's next write.
-Shutting the app down cancels the runs still going.
+``EmbeddedServer`` do) so that happens at once; otherwise a streamed run stops at its next
+write, and a JSON run goes on to its end. Shutting the app down cancels the runs still going.
 """
 
 from __future__ import annotations

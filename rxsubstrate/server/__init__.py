@@ -8,3 +8,6 @@ from ._app import create_app
 from ._embedded import EmbeddedServer
 
 __all__ = ["EmbeddedServer", "create_app"]
+
+for _name in __all__:
+    globals()[_name].__module__ = "rxsubstrate.server"

@@ -109,3 +109,10 @@ def test_close_cancels_a_run_in_flight() -> None:
     finally:
         connection.close()
         server.close()
+
+
+def test_the_server_package_exports_exactly_its_api() -> None:
+    import rxsubstrate.server
+
+    assert rxsubstrate.server.__all__ == ["EmbeddedServer", "create_app"]
+    assert EmbeddedServer.__module__ == "rxsubstrate.server"

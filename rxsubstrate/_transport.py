@@ -35,6 +35,9 @@ USER_AGENT: Final = (
     f"rxsubstrate/{__version__} python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
 )
 _json_encoder: Final = msgspec.json.Encoder()
+# At most this much is decoded per batch: enough to amortise the per-batch work, small enough
+# that many concurrent runs do not each hold a large batch of decoded events.
+READ_SIZE: Final = 16 * 1024
 
 
 class _Progress:
@@ -145,7 +148,7 @@ class Transport:
                 await _raise_for_status(response)
                 content = response.content
                 while True:
-                    chunk = await content.readany()
+                    chunk = await content.read(READ_SIZE)
                     if not chunk:
                         break
                     payloads = decoder.feed_data(chunk)

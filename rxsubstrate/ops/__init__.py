@@ -10,6 +10,7 @@ operators are, so they mix freely with ``reactivex.operators``::
 Nothing here starts threads: callbacks run on whichever thread the source emits on.
 """
 
+from .._merge import RunEvent, RunsFailed, merge_runs
 from ._assemble import NodeOutput, assemble
 from ._deltas import deltas
 from ._errors import errors
@@ -30,6 +31,8 @@ __all__ = [
     "NodeEvent",
     "NodeLike",
     "NodeOutput",
+    "RunEvent",
+    "RunsFailed",
     "Snapshot",
     "TypedNode",
     "assemble",
@@ -38,6 +41,7 @@ __all__ = [
     "for_node",
     "graph_result",
     "group_by_node",
+    "merge_runs",
     "raise_on_error",
     "results",
     "snapshots",

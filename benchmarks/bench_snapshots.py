@@ -3,8 +3,8 @@
 One node's output grows to about 1 MB over tens of thousands of deltas; the script times each
 delta's trip through the operator and prints the mean per-delta time in the first and the last
 tenth of the stream. A cost proportional to the chunk gives a ratio near 1; one proportional to
-the output so far gives a ratio that grows with the output. ``_delta.apply_delta`` (the engine's
-in-place merge, which rebuilds a string per chunk) is printed for comparison.
+the output so far gives a ratio that grows with the output. ``apply_delta`` of the tests' plain
+reference merge (which rebuilds a string per chunk) is printed for comparison.
 
 Run: ``python -m benchmarks.bench_snapshots [--quick]``. It prints figures; it asserts nothing.
 """
@@ -20,8 +20,8 @@ from reactivex import Observable
 from reactivex.subject import Subject
 
 from rxsubstrate import NodeDelta
-from rxsubstrate._delta import apply_delta
 from rxsubstrate.ops import assemble, snapshots
+from tests.delta_reference import apply_delta
 
 CHUNK = "lorem ipsum dolor sit amet, consectetur adipiscin "  # 50 chars
 
@@ -94,7 +94,7 @@ def main() -> None:
         ),
         ("assemble(), text", lambda: time_operator(assemble(), text_deltas(count), False)),
         ("assemble(), 4 choices", lambda: time_operator(assemble(), choices_deltas(count), False)),
-        ("_delta.apply_delta (reference), text", lambda: time_apply_delta(text_deltas(count))),
+        ("apply_delta (plain reference), text", lambda: time_apply_delta(text_deltas(count))),
     ]
     for name, case in cases:
         runs = [tenths(case()) for _ in range(repeats)]

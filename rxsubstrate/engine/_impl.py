@@ -5,7 +5,7 @@ values, unset optional arguments filled with the reference's defaults) and a ``N
 
 * a **streaming** implementation is an async generator function yielding deltas in wire shape
   (``{"text": "chunk"}``, ``{"choices": {"object": "array.item", "index": 0, "item": {...}}}``);
-  the engine sends each as ``node.delta`` and merges them with ``apply_delta`` into the output
+  the engine sends each as ``node.delta`` and folds them with ``OutputBuilder`` into the output
   it reports in ``node.result``;
 * a **result** implementation is an async function returning the whole output dict, sent as
   ``node.result`` with no deltas.

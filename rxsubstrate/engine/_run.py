@@ -19,8 +19,8 @@ from typing import Any, Final
 
 import msgspec
 
-from .._delta import apply_delta
 from .._events import ErrorData, Event, GraphResult, NodeDelta, NodeError, NodeResult
+from .._output_builder import OutputBuilder
 from ._errors import InvalidNodeArgs
 from ._impl import NodeContext
 from ._plan import Plan, PlannedNode, args_problem
@@ -163,20 +163,20 @@ class _Run:
         )
 
     async def _stream(self, node: PlannedNode, deltas: AsyncIterator[Any]) -> dict[str, Any]:
-        output: dict[str, Any] = {}
+        output = OutputBuilder()
         try:
             async for delta in deltas:
-                raw = _encode(delta, node, "a delta")
-                # Two decodes: the output under construction must not share lists with an event
-                # already sent, or a later array.item merge would change that event.
-                apply_delta(output, msgspec.json.decode(raw))
-                await self.queue.put(NodeDelta(node_id=node.id, data=msgspec.json.decode(raw)))
+                # A JSON round trip checks the delta and detaches it from the implementation's
+                # objects; the builder copies what it keeps, so the event may share the data.
+                data = msgspec.json.decode(_encode(delta, node, "a delta"))
+                output.apply(data)
+                await self.queue.put(NodeDelta(node_id=node.id, data=data))
                 await asyncio.sleep(self._chunk_delay)
         finally:
             close = getattr(deltas, "aclose", None)
             if close is not None:
                 await close()
-        return output
+        return output.value()
 
 
 def _encode(value: Any, node: PlannedNode, what: str) -> bytes:

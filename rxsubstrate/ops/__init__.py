@@ -11,6 +11,7 @@ Nothing here starts threads: callbacks run on whichever thread the source emits 
 """
 
 from .._merge import RunEvent, RunsFailed, merge_runs
+from .._output_builder import MAX_ARRAY_GROWTH
 from ._assemble import NodeOutput, assemble
 from ._deltas import deltas
 from ._errors import errors
@@ -18,7 +19,6 @@ from ._for_node import for_node
 from ._graph_result import graph_result
 from ._group_by_node import group_by_node
 from ._node_ref import NodeEvent, NodeLike, TypedNode
-from ._output_builder import MAX_ARRAY_GROWTH
 from ._raise_on_error import raise_on_error
 from ._results import results
 from ._snapshots import Snapshot, snapshots

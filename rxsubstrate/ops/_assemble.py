@@ -11,7 +11,7 @@ from reactivex import Observable, abc
 
 from .._errors import MalformedEvent
 from .._events import Event, NodeDelta, NodeError, NodeResult, encode_event
-from ._output_builder import BadDelta, OutputBuilder
+from .._output_builder import BadDelta, OutputBuilder
 
 __all__ = ["NodeOutput", "assemble"]
 

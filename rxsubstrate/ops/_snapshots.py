@@ -9,7 +9,7 @@ from reactivex import Observable, abc
 
 from .._errors import MalformedEvent
 from .._events import Event, NodeDelta, NodeError, NodeResult, encode_event
-from ._output_builder import BadDelta, OutputBuilder, materialise
+from .._output_builder import BadDelta, OutputBuilder, materialise
 
 __all__ = ["Snapshot", "snapshots"]
 

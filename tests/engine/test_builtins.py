@@ -20,11 +20,11 @@ from substrate import (
 )
 
 from rxsubstrate import Event, NodeDelta, NodeResult
-from rxsubstrate._delta import apply_delta, merge_chunk
 from rxsubstrate.engine import Engine
 from rxsubstrate.engine._jsongen import delta_chunks, generate_json
 from rxsubstrate.engine._schema import SchemaChecker
 from rxsubstrate.engine._text import count_tokens, generate_text, seed_of
+from tests.delta_reference import apply_delta, merge_chunk
 
 from .graphs import run, serialize
 

@@ -1,9 +1,11 @@
-"""Apply ``node.delta`` chunks to an output under construction (mutable, in place).
+"""The delta merge rules written as plainly as possible: the oracle the tests hold
+``rxsubstrate._output_builder`` to.
 
-The protocol's rules: a string chunk is appended; ``{"object": "array.item", "index": i,
-"item": chunk}`` merges ``chunk`` into item ``i`` (the array grows as needed); any other object
-merges field by field; every other value (numbers, booleans, null, whole lists) replaces.
-The engine assembles streamed node outputs with this; ``ops.assemble`` does the same per node.
+A string chunk is appended; ``{"object": "array.item", "index": i, "item": chunk}`` merges
+``chunk`` into item ``i`` (the array grows as needed); any other object merges field by field;
+every other value (numbers, booleans, null, whole lists) replaces. It rebuilds a string per
+chunk (quadratic over a long text), which is fine for an oracle and why the package does not
+use it.
 """
 
 from __future__ import annotations

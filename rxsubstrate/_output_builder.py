@@ -1,11 +1,12 @@
 """A node's output under construction from deltas, readable as it stood after any delta.
 
-``assemble`` and ``snapshots`` both fold ``node.delta`` chunks into an ``OutputBuilder``. The
-merge rules are those of ``rxsubstrate._delta`` (strings appended; ``array.item`` merges its
-item at its index and the array grows; other objects merge field by field; anything else
-replaces), and a property test holds the two to the same results. What differs is the cost:
-``_delta`` rebuilds a string on every chunk, which is quadratic over a long text, whereas here a
-string is an append-only list of chunks.
+The engine (for streaming node implementations), ``ops.assemble`` and ``ops.snapshots`` all fold
+``node.delta`` chunks into an ``OutputBuilder``. The protocol's merge rules: a string chunk is
+appended; ``{"object": "array.item", "index": i, "item": chunk}`` merges ``chunk`` into item
+``i`` and the array grows as needed; any other object merges field by field; anything else
+(numbers, booleans, null, whole lists) replaces. Property tests hold the builder to a plain
+reference implementation of those rules (``tests/delta_reference.py``). A string is an
+append-only list of chunks, so a long text costs linear time, not quadratic.
 
 Every container is append-only and stamps what it appends with the builder's version (the
 number of deltas applied), so the output as it stood at version ``v`` stays readable after later
@@ -68,7 +69,7 @@ class _Slot:
         self.stamps.append(version)
 
     def merge(self, chunk: Any, version: int) -> None:
-        """``merge_chunk(current, chunk)`` of ``_delta``, appending instead of rebuilding."""
+        """Merge ``chunk`` into what the slot holds, appending instead of rebuilding."""
         current = self.contents[-1]
         if type(chunk) is str:
             if type(current) is _Text:

@@ -10,7 +10,6 @@ when the last run has ended the merged stream ends with ``RunsFailed``, an ``Exc
 stream at once, as itself, and the other runs are disposed (cancelled).
 """
 
-from __future__ import annotations
 
 import threading
 from collections import deque
@@ -50,7 +49,7 @@ class RunsFailed(ExceptionGroup[Exception], SubstrateError):
 
     failures: Mapping[Any, Exception]
 
-    def __new__(cls, failures: Mapping[Any, Exception]) -> RunsFailed:
+    def __new__(cls, failures: Mapping[Any, Exception]) -> "RunsFailed":
         labels = ", ".join(repr(label) for label in failures)
         self = super().__new__(
             cls, f"{len(failures)} run(s) failed: {labels}", list(failures.values())

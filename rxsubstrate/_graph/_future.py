@@ -220,6 +220,9 @@ class Future:
     def __iter__(self) -> Iterator[Any]:
         raise TypeError(_NOT_A_VALUE)
 
+    def __contains__(self, item: object) -> NoReturn:
+        raise TypeError(_NOT_A_VALUE)
+
     def __format__(self, format_spec: str) -> str:
         raise TypeError(f"{_NOT_A_VALUE}; to build a string from it use sb.format or sb.concat")
 

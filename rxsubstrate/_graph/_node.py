@@ -126,7 +126,11 @@ class Node(Generic[OutT]):
         return encoded, found
 
     def to_dict(self) -> dict[str, Any]:
-        """The node's entry in a serialized graph's ``nodes`` list."""
+        """The node's entry in a serialized graph's ``nodes`` list.
+
+        An option is sent whenever it is set, 0 included (the official SDK drops falsy ones, but
+        ``max_retries=0`` and ``cache_age=0`` say something).
+        """
         entry: dict[str, Any] = {"id": self.id, "node": self.kind, "args": self.encode_args()[0]}
         if not self.hide:
             entry["_should_output_globally"] = True

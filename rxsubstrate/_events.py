@@ -32,7 +32,7 @@ class _WireEvent(msgspec.Struct, frozen=True, gc=False, tag_field="object"):
         return msgspec.to_builtins(self)  # type: ignore[no-any-return]
 
 
-class NodeDelta(_WireEvent, tag="node.delta"):
+class NodeDelta(_WireEvent, tag="node.delta", frozen=True, gc=False):
     """An incremental chunk of one node's output.
 
     ``data`` mirrors the node's output shape: a string field holds a chunk to append, and an array
@@ -43,7 +43,7 @@ class NodeDelta(_WireEvent, tag="node.delta"):
     data: dict[str, Any]
 
 
-class NodeResult(_WireEvent, tag="node.result"):
+class NodeResult(_WireEvent, tag="node.result", frozen=True, gc=False):
     """One node finished; ``data`` is its whole output."""
 
     node_id: str
@@ -59,14 +59,14 @@ class ErrorData(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
     status_code: int | None = None
 
 
-class NodeError(_WireEvent, tag="node.error"):
+class NodeError(_WireEvent, tag="node.error", frozen=True, gc=False):
     """One node failed. Its dependents fail with ``dependency_error``; other branches go on."""
 
     node_id: str
     data: ErrorData
 
 
-class GraphResult(_WireEvent, tag="graph.result"):
+class GraphResult(_WireEvent, tag="graph.result", frozen=True, gc=False):
     """The whole run finished: always the last event of a complete stream.
 
     ``data`` has the structure of the non-streaming response, ``{"data": {node_id: output}}``.
@@ -110,7 +110,8 @@ def decode_event(raw: bytes, index: int = 0) -> Event:
             the wrong shape.
     """
     try:
-        return _one.decode(raw)
+        event: Event = _one.decode(raw)
+        return event
     except msgspec.ValidationError as exc:
         return _unknown_or_raise(raw, index, exc)
     except msgspec.DecodeError as exc:

@@ -10,7 +10,6 @@ when the last run has ended the merged stream ends with ``RunsFailed``, an ``Exc
 stream at once, as itself, and the other runs are disposed (cancelled).
 """
 
-
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence

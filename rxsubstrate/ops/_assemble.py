@@ -1,6 +1,5 @@
 """``assemble``: each node's whole output, from its deltas, checked against its result."""
 
-
 import logging
 from collections.abc import Callable
 from typing import Any

@@ -1,0 +1,74 @@
+"""The public API changes only on purpose: ``__all__`` is pinned here."""
+
+from __future__ import annotations
+
+import msgspec
+
+import rxsubstrate
+import rxsubstrate.ops
+import rxsubstrate.outputs
+from rxsubstrate._graph import NODE_TYPES
+
+CORE = {
+    "APIStatusError",
+    "AuthenticationError",
+    "ClientClosed",
+    "ConnectTimeout",
+    "ErrorData",
+    "Event",
+    "EventTooLarge",
+    "Future",
+    "GraphResult",
+    "Limits",
+    "MalformedEvent",
+    "Node",
+    "NodeDelta",
+    "NodeError",
+    "NodeFailed",
+    "NodeResult",
+    "ProtocolError",
+    "ReadTimeout",
+    "RunEvent",
+    "RunResult",
+    "RunStream",
+    "RunsFailed",
+    "SSEDecoder",
+    "ServerSentEvent",
+    "StreamInterrupted",
+    "Substrate",
+    "SubstrateError",
+    "Timeout",
+    "TransportError",
+    "UnknownEvent",
+    "__version__",
+    "merge_runs",
+    "sb",
+    "serialize",
+}
+
+
+def test_all_is_the_core_plus_one_class_per_node_kind() -> None:
+    node_classes = {cls.__name__ for cls in NODE_TYPES.values()} | {"GenerateText"}
+    assert set(rxsubstrate.__all__) == CORE | node_classes
+    assert len(rxsubstrate.__all__) == len(set(rxsubstrate.__all__))
+    for name in rxsubstrate.__all__:
+        assert hasattr(rxsubstrate, name), name
+
+
+def test_tracebacks_name_the_public_module() -> None:
+    for name in ("Substrate", "RunStream", "StreamInterrupted", "NodeDelta", "SSEDecoder"):
+        assert getattr(rxsubstrate, name).__module__ == "rxsubstrate", name
+
+
+def test_generate_text_is_compute_text() -> None:
+    assert rxsubstrate.GenerateText is rxsubstrate.ComputeText
+
+
+def test_exported_structs_resolve_their_annotations() -> None:
+    # msgspec resolves string annotations in __module__'s namespace: a rewritten __module__
+    # must not leave them unresolvable.
+    for module in (rxsubstrate, rxsubstrate.ops, rxsubstrate.outputs):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if isinstance(obj, type) and issubclass(obj, msgspec.Struct):
+                assert msgspec.structs.fields(obj) is not None, name

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import aclosing
 from typing import Any
 
+from ._errors import ClientClosed
 from ._events import Event, encode_event
 from ._loop_thread import LoopThread
 from ._sse import encode_sse
@@ -54,6 +55,9 @@ class _Channel:
                         self._batches.append(batch)
                         self._ready.notify()
         except asyncio.CancelledError:
+            # Either the consumer stopped iterating (and reads no more) or the client was closed
+            # under it: then the consumer must not mistake the end for a complete run.
+            self._error = ClientClosed("the client was closed while this run streamed")
             raise
         except Exception as exc:  # handed to the consumer, which raises it
             self._error = exc

@@ -266,6 +266,8 @@ class RunStream(Observable[Event]):
                     for event in batch:
                         on_next(event)
         except asyncio.CancelledError:
+            if self._client._closed:  # cancelled by close(), not by the subscriber's disposal
+                observer.on_error(ClientClosed("the client was closed while this run streamed"))
             raise
         except Exception as exc:  # transport failures and errors raised by the observer
             observer.on_error(exc)

@@ -66,7 +66,8 @@ class LoopThread:
         return self._thread is not None and threading.current_thread() is self._thread
 
     def close(self, cleanup: Coroutine[Any, Any, None] | None = None) -> None:
-        """Run ``cleanup`` on the loop, then stop it and join the thread (idempotent)."""
+        """Cancel the loop's tasks and wait for them, run ``cleanup``, then stop the loop and
+        join the thread (idempotent)."""
         with self._lock:
             loop, thread = self._loop, self._thread
             self._loop = self._thread = None
@@ -74,8 +75,18 @@ class LoopThread:
             if cleanup is not None:
                 cleanup.close()
             return
-        if cleanup is not None:
-            asyncio.run_coroutine_threadsafe(cleanup, loop).result()
+        asyncio.run_coroutine_threadsafe(_shutdown(cleanup), loop).result()
         loop.call_soon_threadsafe(loop.stop)
         if threading.current_thread() is not thread:
             thread.join()
+
+
+async def _shutdown(cleanup: Coroutine[Any, Any, None] | None) -> None:
+    """Cancel every other task and let each one unwind (their owners learn why), then clean up."""
+    me = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not me]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if cleanup is not None:
+        await cleanup

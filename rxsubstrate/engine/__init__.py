@@ -20,18 +20,10 @@ Example::
         print(event)
 """
 
-try:
-    import jinja2 as _jinja2
-    import jq as _jq
-except ImportError as exc:  # pragma: no cover - depends on the installation
-    raise ImportError(
-        f"rxsubstrate.engine needs the engine extra ({exc.name} is missing):"
-        " pip install 'rxsubstrate[engine]'"
-    ) from exc
-
 from ._engine import Engine
 from ._errors import GraphInvalid, InvalidNodeArgs
 from ._impl import NodeContext, NodeImpl, ResultNodeImpl, StreamingNodeImpl
+from ._openai import OpenAITextBackend
 from ._plan import Plan
 from ._text import TextGenerator, generate_text
 
@@ -41,14 +33,13 @@ __all__ = [
     "InvalidNodeArgs",
     "NodeContext",
     "NodeImpl",
+    "OpenAITextBackend",
     "Plan",
     "ResultNodeImpl",
     "StreamingNodeImpl",
     "TextGenerator",
     "generate_text",
 ]
-
-del _jinja2, _jq
 
 for _name in ("Engine", "Plan", "TextGenerator"):
     globals()[_name].__module__ = "rxsubstrate.engine"

@@ -10,15 +10,12 @@ from typing import Any, Final
 __all__ = ["input_schema", "known_kinds", "load_openapi"]
 
 _PACKAGED: Final = Path(__file__).resolve().parent.parent / "_graph" / "substrate-openapi.json"
-# Development fallback until the packaged copy lands; delete this line and the branch below then.
-_REFERENCE: Final = Path("/work/shared/reference/substrate-openapi.json")
 
 
 @functools.cache
 def load_openapi() -> dict[str, Any]:
     """The parsed OpenAPI document (read once per process)."""
-    path = _PACKAGED if _PACKAGED.exists() else _REFERENCE
-    with path.open("rb") as file:
+    with _PACKAGED.open("rb") as file:
         document: dict[str, Any] = json.load(file)
     return document
 

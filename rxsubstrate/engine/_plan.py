@@ -28,7 +28,7 @@ from ._dag import (
 from ._errors import GraphInvalid
 from ._impl import NodeImpl
 from ._openapi import input_schema, known_kinds, load_openapi
-from ._resolve import check_literals, directive_name
+from ._resolve import MissingExtra, check_literals, directive_name
 from ._schema import SchemaChecker, resolve_ref
 
 __all__ = ["Plan", "PlannedNode", "build_plan"]
@@ -236,6 +236,8 @@ def _compile_literals(future_id: str, directive: Directive) -> None:
     """Templates, format strings and queries given literally must compile now, not mid-run."""
     try:
         check_literals(directive)
+    except MissingExtra as exc:
+        raise GraphInvalid(f"future {future_id}: {exc}") from None
     except ValueError as exc:
         name = directive_name(directive)
         raise GraphInvalid(

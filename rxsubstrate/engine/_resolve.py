@@ -13,25 +13,43 @@ Any failure (a missing attribute, an index out of range, a template error) is an
 
 from __future__ import annotations
 
-import operator
+import importlib
 import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-import jinja2
-import jinja2.exceptions
-import jinja2.sandbox
-import jq
 import msgspec
 
 from ._dag import Concat, Directive, Format, Jinja, Jq, Source, Trace, placeholder_id
 from ._errors import InvalidNodeArgs
 from ._schema import describe
 
-__all__ = ["Resolver", "check_literals", "directive_name"]
+__all__ = ["MissingExtra", "Resolver", "check_literals", "directive_name"]
 
-_MAX_REPEAT: Final = 100_000  # longest string or list a template may build with * or **
+_EXTRA_HINT: Final = "pip install 'rxsubstrate[engine]'"
+
+
+class MissingExtra(ValueError):
+    """A directive needs a package of the ``engine`` extra that is not installed."""
+
+
+def _jq() -> Any:
+    """The jq package, imported on first use: only graphs with ``sb.jq`` need it."""
+    try:
+        import jq
+    except ImportError:
+        raise MissingExtra(f"the jq directive needs the jq package: {_EXTRA_HINT}") from None
+    return jq
+
+
+def _jinja() -> Any:
+    """The jinja sandbox module, imported on first use: only ``sb.jinja`` needs jinja2."""
+    try:
+        module = importlib.import_module(f"{__package__}._jinja")
+    except ImportError:
+        raise MissingExtra(f"the jinja directive needs the jinja2 package: {_EXTRA_HINT}") from None
+    return module
 
 
 class Resolver:
@@ -90,12 +108,16 @@ class Resolver:
                 )
             case Jinja(template=template, variables=variables):
                 fields = self.resolve(variables)
+                jinja = _jinja()
                 return _fail_on(
-                    (jinja2.TemplateError, ValueError, TypeError, OverflowError),
-                    lambda: _JINJA.from_string(self._text(template, "template")).render(fields),
+                    (jinja.TemplateError, ValueError, TypeError, OverflowError),
+                    lambda: jinja.SANDBOX.from_string(self._text(template, "template")).render(
+                        fields
+                    ),
                 )
             case Jq(target=target, query=query):
                 value = self._source(target)
+                jq = _jq()
                 outputs = _fail_on(
                     (ValueError,), lambda: jq.compile(query).input_value(value).all()
                 )
@@ -136,17 +158,21 @@ def check_literals(directive: Directive) -> None:
     """Compile the jq query, and a literal jinja template or format string, of a directive.
 
     Raises:
+        MissingExtra: the directive needs a package that is not installed.
         ValueError: it does not compile (the message says where).
     """
     match directive:
         case Jq(query=query):
-            jq.compile(query)
-        case Jinja(template=Source(future_id=None, val=template)):
-            if not isinstance(template, str):
-                raise ValueError(f"its template must be a string, got {describe(template)}")
+            _jq().compile(query)
+        case Jinja(template=template):
+            jinja = _jinja()
+            if template.future_id is not None:
+                return
+            if not isinstance(template.val, str):
+                raise ValueError(f"its template must be a string, got {describe(template.val)}")
             try:
-                _JINJA.parse(template)
-            except jinja2.TemplateSyntaxError as exc:
+                jinja.SANDBOX.parse(template.val)
+            except jinja.TemplateSyntaxError as exc:
                 raise ValueError(str(exc)) from None
         case Format(f_string=Source(future_id=None, val=f_string)):
             if not isinstance(f_string, str):
@@ -211,22 +237,4 @@ class _ItemOnlyFormatter(string.Formatter):
         return super().format_field(value, format_spec)
 
 
-class _BoundedSandbox(jinja2.sandbox.SandboxedEnvironment):
-    """The jinja sandbox, also refusing ``*`` and ``**`` results that would be huge."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
-        if operator_name == "**":
-            if isinstance(right, int) and abs(right) > 1000:
-                raise jinja2.exceptions.SecurityError("exponent too large")
-            return operator.pow(left, right)
-        for seq, times in ((left, right), (right, left)):
-            too_long = isinstance(times, int) and len(seq) * times > _MAX_REPEAT
-            if isinstance(seq, str | list) and too_long:
-                raise jinja2.exceptions.SecurityError("the repeated value would be too long")
-        return operator.mul(left, right)
-
-
 _FORMATTER: Final = _ItemOnlyFormatter()
-_JINJA: Final = _BoundedSandbox()

@@ -141,7 +141,7 @@ class _Run:
         except InvalidNodeArgs as exc:
             outcome = _Outcome(node.id, ErrorData("invalid_request_error", exc.message))
         except Exception as exc:  # the user's implementation: any failure is the node's
-            outcome = _Outcome(node.id, ErrorData("api_error", _message(exc)))
+            outcome = _Outcome(node.id, ErrorData("api_error", _message(exc), _status(exc)))
         else:
             outcome = _Outcome(node.id, output)
         await self.queue.put(outcome)
@@ -191,6 +191,15 @@ def _encode(value: Any, node: PlannedNode, what: str) -> bytes:
         raise TypeError(
             f"the implementation of {node.kind} gave {what} that is not JSON: {exc}"
         ) from None
+
+
+def _status(exc: Exception) -> int | None:
+    """The HTTP status an exception carries (an upstream's error), if it carries one."""
+    for name in ("status", "status_code"):
+        value = getattr(exc, name, None)
+        if type(value) is int:
+            return value
+    return None
 
 
 def _message(exc: Exception) -> str:

@@ -12,6 +12,7 @@ def test_engine_all() -> None:
         "InvalidNodeArgs",
         "NodeContext",
         "NodeImpl",
+        "OpenAITextBackend",
         "Plan",
         "ResultNodeImpl",
         "StreamingNodeImpl",

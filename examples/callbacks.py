@@ -9,23 +9,23 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any
 
-from rxsubstrate import Event, NodeDelta, NodeResult, Substrate, ops
+from rxsubstrate import (
+    ComputeText,
+    Event,
+    MultiComputeText,
+    NodeDelta,
+    NodeResult,
+    Substrate,
+    ops,
+    sb,
+)
 
-
-def node(node_id: str, kind: str, **args: Any) -> dict[str, Any]:
-    return {"id": node_id, "node": kind, "args": args, "_should_output_globally": True}
-
-
-DAG = {
-    "nodes": [
-        node("story", "ComputeText", prompt="tell me about windmills", max_tokens=40),
-        node("titles", "MultiComputeText", prompt="a title", num_choices=2, max_tokens=6),
-    ],
-    "futures": [],
-    "edges": [],
-}
+story = ComputeText(prompt="tell me about windmills", max_tokens=40)
+titles = MultiComputeText(
+    prompt=sb.concat("two titles for: ", story.future.text), num_choices=2, max_tokens=6
+)
+NAMES = {story.id: "story", titles.id: "titles"}
 
 
 def main() -> int:
@@ -41,7 +41,7 @@ def main() -> int:
         done.set()
 
     with Substrate() as client:
-        stream = client.stream(DAG)
+        stream = client.stream(story, titles)
         # One subscription, one run: the text as it streams, then the results, in stream order.
         subscription = stream.pipe(ops.raise_on_error()).subscribe(
             on_next=print_event,
@@ -57,10 +57,10 @@ def main() -> int:
 
 
 def print_event(event: Event) -> None:
-    if isinstance(event, NodeDelta) and event.node_id == "story":
+    if isinstance(event, NodeDelta) and event.node_id == story.id:
         print(event.data.get("text", ""), end="", flush=True)
     elif isinstance(event, NodeResult):
-        print(f"\n[{event.node_id} done: {event.data}]")
+        print(f"\n[{NAMES[event.node_id]} done: {event.data}]")
 
 
 if __name__ == "__main__":

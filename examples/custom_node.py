@@ -7,17 +7,16 @@ Two implementations, one of each shape the engine accepts:
 * ``GenerateImage`` (a Substrate node the engine has no stand-in for), an async function: it
   returns the whole output at once.
 
-The graph is written as the plain dicts the official SDK sends (``Substrate.serialize``): nodes,
-futures, and placeholders ``{"__$$SB_GRAPH_OP_ID$$__": future_id}`` where an argument is another
-node's output. Run it with ``python examples/custom_node.py``.
+The graph is built with the node API (``Node("Shout", ...)`` for a kind of your own) and runs
+through ``Substrate(engine=engine)``. Run it with ``python examples/custom_node.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+from rxsubstrate import ComputeText, GenerateImage, Node, Substrate, sb, serialize
 from rxsubstrate.engine import Engine, NodeContext
 
 engine = Engine(chunk_delay=0.02)  # pace the stream a little, like a remote model
@@ -38,59 +37,20 @@ async def fake_image(args: dict[str, Any], context: NodeContext) -> dict[str, An
     return {"image_uri": f"data:text/plain,{context.node_id}: {args['prompt'][:20]}"}
 
 
-def placeholder(future_id: str) -> dict[str, str]:
-    return {"__$$SB_GRAPH_OP_ID$$__": future_id}
+# Nodes of any kind are built with Node(kind, **args); `id=` names them (default: SDK-style ids).
+story = ComputeText(prompt="tell me about windmills", max_tokens=12, hide=True, id="story")
+loud: Node[Any] = Node("Shout", text=story.future.text, id="loud")
+picture = GenerateImage(prompt=sb.concat("A painting of: ", story.future.text), id="picture")
+DAG = serialize(loud, picture)  # story comes along: both use its output
 
 
-DAG = {
-    "nodes": [
-        {
-            "id": "story",
-            "node": "ComputeText",
-            "args": {"prompt": "tell me about windmills", "max_tokens": 12},
-        },
-        {
-            "id": "loud",
-            "node": "Shout",
-            "args": {"text": placeholder("story_text")},
-            "_should_output_globally": True,
-        },
-        {
-            "id": "picture",
-            "node": "GenerateImage",
-            "args": {"prompt": placeholder("caption")},
-            "_should_output_globally": True,
-        },
-    ],
-    "futures": [
-        {
-            "id": "story_text",
-            "directive": {
-                "type": "trace",
-                "origin_node_id": "story",
-                "op_stack": [{"future_id": None, "key": "text", "accessor": "attr"}],
-            },
-        },
-        {
-            "id": "caption",
-            "directive": {
-                "type": "string-concat",
-                "items": [
-                    {"future_id": None, "val": "A painting of: "},
-                    {"future_id": "story_text", "val": None},
-                ],
-            },
-        },
-    ],
-    "edges": [],
-}
-
-
-async def main() -> None:
-    plan = engine.prepare(DAG)  # raises GraphInvalid, naming the problem, before anything runs
-    async for event in engine.execute(plan):
-        print(event)
+def main() -> None:
+    # The client runs the graph on this engine, embedded, over the same HTTP/SSE path as a
+    # remote server. A bad graph is refused before anything runs, with a message naming it.
+    with Substrate(engine=engine) as substrate:
+        for event in substrate.stream(loud, picture).iter():
+            print(event)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -10,20 +10,13 @@ from __future__ import annotations
 import sys
 import threading
 
-from rxsubstrate import GraphResult, NodeDelta, RunEvent, Substrate, merge_runs
+from rxsubstrate import ComputeText, GraphResult, NodeDelta, RunEvent, Substrate, merge_runs
 from rxsubstrate.engine import Engine
 
 TOPICS = ("windmills", "lighthouses", "glaciers")
 
 
-def dag(topic: str) -> dict[str, object]:
-    node = {
-        "id": "story",
-        "node": "ComputeText",
-        "args": {"prompt": f"tell me about {topic}", "max_tokens": 12},
-        "_should_output_globally": True,
-    }
-    return {"nodes": [node], "futures": [], "edges": []}
+STORIES = {topic: ComputeText(prompt=f"tell me about {topic}", max_tokens=12) for topic in TOPICS}
 
 
 def show(item: RunEvent[str]) -> None:
@@ -31,7 +24,7 @@ def show(item: RunEvent[str]) -> None:
     if isinstance(event, NodeDelta):
         print(f"{item.run:>12} | {event.data.get('text', '')!r}", flush=True)
     elif isinstance(event, GraphResult):
-        print(f"{item.run:>12} = {event.outputs['story']['text']}", flush=True)
+        print(f"{item.run:>12} = {event.outputs[STORIES[item.run].id]['text']}", flush=True)
 
 
 def main() -> int:
@@ -43,7 +36,7 @@ def main() -> int:
         done.set()
 
     with Substrate(engine=Engine(chunk_delay=0.002)) as client:
-        runs = {topic: client.stream(dag(topic)) for topic in TOPICS}
+        runs = {topic: client.stream(story) for topic, story in STORIES.items()}
         subscription = merge_runs(runs).subscribe(show, on_error, done.set)
         finished = done.wait(30)
         subscription.dispose()

@@ -11,28 +11,17 @@ from __future__ import annotations
 import sys
 import threading
 
-from rxsubstrate import Substrate, ops
+from rxsubstrate import ComputeText, Substrate, ops
 from rxsubstrate.engine import Engine
 from rxsubstrate.ops import Snapshot
 
-DAG = {
-    "nodes": [
-        {
-            "id": "story",
-            "node": "ComputeText",
-            "args": {"prompt": "tell me about windmills", "max_tokens": 24},
-            "_should_output_globally": True,
-        }
-    ],
-    "futures": [],
-    "edges": [],
-}
+story = ComputeText(prompt="tell me about windmills", max_tokens=24)
 
 
 def show(snapshot: Snapshot) -> None:
     mark = "final" if snapshot.final else f"v{snapshot.version:<3}"
     text: str = snapshot.output["text"]
-    print(f"[{snapshot.node_id} {mark}] {text}", flush=True)
+    print(f"[{mark}] {text}", flush=True)
 
 
 def main() -> int:
@@ -44,7 +33,7 @@ def main() -> int:
         done.set()
 
     with Substrate(engine=Engine(chunk_delay=0.005)) as client:
-        view = client.stream(DAG).pipe(ops.raise_on_error(), ops.snapshots())
+        view = client.stream(story).pipe(ops.raise_on_error(), ops.snapshots())
         subscription = view.subscribe(show, on_error, done.set)
         finished = done.wait(30)
         subscription.dispose()

@@ -15,8 +15,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
     ("script", "expected"),
     [
         ("callbacks.py", ["[titles done:", "[story done:", "[run complete]"]),
-        ("progressive_view.py", ["[story v1  ]", "[story final]"]),
+        ("progressive_view.py", ["[v1  ]", "[final]"]),
         ("merged_runs.py", ["windmills =", "lighthouses =", "glaciers =", "all runs complete"]),
+        ("custom_node.py", ["NodeDelta(node_id='loud'", "'image_uri': 'data:text/plain,picture"]),
     ],
 )
 def test_example_runs(script: str, expected: list[str]) -> None:

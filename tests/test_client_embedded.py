@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from reactivex.operators import to_list
 
 from rxsubstrate import (
     ClientClosed,
@@ -147,3 +148,22 @@ def test_closing_the_client_under_iter_raises_in_the_consumer() -> None:
     substrate.close()
     with pytest.raises(ClientClosed):
         list(iterator)  # the events already buffered, then the error: never a quiet end
+
+
+def test_typed_outputs_and_choice_text_on_a_real_run() -> None:
+    from rxsubstrate import ops
+    from rxsubstrate.outputs import MultiComputeTextOut
+
+    a = ComputeText(prompt="tell me about windmills", max_tokens=8)
+    m = MultiComputeText(
+        prompt=sb.concat("titles for ", a.future.text), num_choices=3, max_tokens=5
+    )
+    with Substrate() as substrate:
+        run = substrate.stream(a, m)
+        (out,) = run.pipe(ops.for_node(m), ops.typed(m), to_list()).run()
+        second = "".join(run.pipe(ops.text(m, choice=1), to_list()).run())
+        outputs = run.pipe(ops.assemble(), to_list()).run()
+    assert isinstance(out, MultiComputeTextOut)
+    assert second == out.choices[1].text != out.choices[0].text
+    assert {o.node_id for o in outputs} == {a.id, m.id}
+    assert not any(o.mismatch for o in outputs)

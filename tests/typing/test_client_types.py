@@ -23,3 +23,17 @@ def check_client(client: Substrate, dag: dict[str, Any]) -> None:
 
 def test_typing_module_imports() -> None:
     assert callable(check_client)
+
+
+def check_typed_nodes(client: Substrate) -> None:
+    from rxsubstrate import ComputeText, MultiComputeText, ops
+    from rxsubstrate.outputs import ComputeTextOut, MultiComputeTextOut
+
+    a = ComputeText(prompt="p")
+    m = MultiComputeText(prompt="p", num_choices=2)
+    assert_type(client.stream(a).pipe(ops.typed(a)), Observable[ComputeTextOut])
+    assert_type(
+        client.stream(a, m).pipe(ops.for_node(m), ops.typed(m)), Observable[MultiComputeTextOut]
+    )
+    assert_type(client.run(a).get(a), ComputeTextOut)
+    assert_type(client.stream(a).pipe(ops.for_node(a), ops.text()), Observable[str])

@@ -12,9 +12,12 @@ Runtime failures form one tree, so ``except SubstrateError`` catches every one o
     ├── ProtocolError               the bytes are not a valid Substrate stream
     │   ├── EventTooLarge           one SSE event exceeded the configured maximum
     │   └── MalformedEvent          an event's data is not valid JSON or has the wrong shape
-    └── NodeFailed                  a node reported node.error (raised by ops.raise_on_error)
+    ├── NodeFailed                  a node reported node.error (ops.raise_on_error, RunResult.get)
+    ├── RunsFailed                  some merged runs failed (merge_runs; an ExceptionGroup)
+    └── engine.GraphInvalid         the local engine refused a dag before running it
 
-Misuse is a ``RuntimeError`` subclass, apart from I/O failures: ``ClientClosed``.
+Misuse is a ``RuntimeError`` subclass, apart from I/O failures: ``ClientClosed`` (also what a
+run still streaming gets when its client is closed under it).
 """
 
 from __future__ import annotations

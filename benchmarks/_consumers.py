@@ -67,10 +67,8 @@ def _expect(seen: int, job: Job, what: str = "events") -> int:
 
 def _rx_node() -> Any:
     """Any node will do (the server ignores the dag); a real one keeps serialization honest."""
-    try:
-        from rxsubstrate import Box  # type: ignore[attr-defined]
-    except ImportError:  # graph nodes not there yet: a serialized dag is accepted too
-        return {"nodes": [{"id": "Box_1", "node": "Box", "args": {"value": 1}}], "edges": []}
+    from rxsubstrate import Box
+
     return Box(value=1)
 
 
@@ -113,6 +111,12 @@ def rx_async_iter(job: Job) -> int:
 @_consumer("rx.subscribe")
 def rx_subscribe(job: Job) -> int:
     """Subscribed with no running loop: callbacks run on the client's loop thread."""
+    with _rx_client(job) as client:
+        return _expect(_count_until_done(client.stream(_rx_node()), "the subscription"), job)
+
+
+def _count_until_done(source: Any, what: str) -> int:
+    """Subscribe with counting callbacks; wait (bounded) for the end; raise what failed it."""
     done = threading.Event()
     count = 0
     failure: list[BaseException] = []
@@ -125,13 +129,13 @@ def rx_subscribe(job: Job) -> int:
         failure.append(exc)
         done.set()
 
-    with _rx_client(job) as client:
-        client.stream(_rx_node()).subscribe(on_next, on_error, done.set)
-        if not done.wait(_WAIT):
-            raise CheckFailed("the subscription never completed")
+    subscription = source.subscribe(on_next, on_error, done.set)
+    if not done.wait(_WAIT):
+        subscription.dispose()
+        raise CheckFailed(f"{what} never completed")
     if failure:
         raise failure[0]
-    return _expect(count, job)
+    return count
 
 
 @_consumer("rx.pipeline")
@@ -404,23 +408,6 @@ def ops_merge_runs(job: Job) -> int:
     """``job.runs`` runs of the server's stream merged into one Observable by ``merge_runs``."""
     from rxsubstrate import ops
 
-    done = threading.Event()
-    count = 0
-    failure: list[BaseException] = []
-
-    def on_next(_event: Any) -> None:
-        nonlocal count
-        count += 1
-
-    def on_error(exc: BaseException) -> None:
-        failure.append(exc)
-        done.set()
-
     with _rx_client(job) as client:
         runs = {f"run {i}": client.stream(_rx_node()) for i in range(job.runs)}
-        ops.merge_runs(runs).subscribe(on_next, on_error, done.set)
-        if not done.wait(_WAIT):
-            raise CheckFailed("merge_runs never completed")
-    if failure:
-        raise failure[0]
-    return _expect(count, job)
+        return _expect(_count_until_done(ops.merge_runs(runs), "merge_runs"), job)

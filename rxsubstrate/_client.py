@@ -305,7 +305,19 @@ class RunStream(Observable[Event]):
 
 
 def _cancel(task: asyncio.Task[None] | concurrent.futures.Future[None]) -> None:
-    task.cancel()
+    """Cancel a run from whichever thread disposes it (a Task may only be touched on its loop)."""
+    if isinstance(task, concurrent.futures.Future):
+        task.cancel()
+        return
+    loop = task.get_loop()
+    try:
+        on_its_loop = asyncio.get_running_loop() is loop
+    except RuntimeError:
+        on_its_loop = False
+    if on_its_loop:
+        task.cancel()
+    elif not loop.is_closed():
+        loop.call_soon_threadsafe(task.cancel)
 
 
 class RunResult:

@@ -381,3 +381,14 @@ def test_iter_inside_a_loop_thread_callback_is_refused_not_a_deadlock(client_for
         assert done.wait(10)
     assert isinstance(failures[0], RuntimeError)
     assert "async_iter" in str(failures[0])
+
+
+async def test_disposing_from_another_thread_cancels_a_run_on_this_loop(client_for: Any) -> None:
+    first = sse(msgspec.json.encode(seed_events()[0]))
+    with ReplayServer(Reply([first], trickle=True)) as server:
+        client = client_for(server.url)
+        got_one = asyncio.Event()
+        subscription = client.stream(DAG).subscribe(lambda _: got_one.set())
+        await asyncio.wait_for(got_one.wait(), 10)
+        await asyncio.to_thread(subscription.dispose)
+        assert await asyncio.to_thread(server.client_gone.wait, 10)

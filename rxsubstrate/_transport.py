@@ -38,6 +38,7 @@ _json_encoder: Final = msgspec.json.Encoder()
 # At most this much is decoded per batch: enough to amortise the per-batch work, small enough
 # that many concurrent runs do not each hold a large batch of decoded events.
 READ_SIZE: Final = 16 * 1024
+_ERROR_BODY_LIMIT: Final = 64 * 1024
 
 
 class _Progress:
@@ -168,7 +169,8 @@ class Transport:
 async def _raise_for_status(response: aiohttp.ClientResponse) -> None:
     if response.status < 300:
         return
-    text = (await response.read()).decode("utf-8", "replace")
+    # An error body is for a message: read a bounded prefix, however much the server sends.
+    text = (await response.content.read(_ERROR_BODY_LIMIT)).decode("utf-8", "replace")
     message = text.strip() or (response.reason or "")
     try:
         decoded = msgspec.json.decode(text)

@@ -392,3 +392,13 @@ async def test_disposing_from_another_thread_cancels_a_run_on_this_loop(client_f
         await asyncio.wait_for(got_one.wait(), 10)
         await asyncio.to_thread(subscription.dispose)
         assert await asyncio.to_thread(server.client_gone.wait, 10)
+
+
+def test_a_huge_error_body_is_read_only_as_far_as_a_message_needs(client_for: Any) -> None:
+    body = b"overloaded " + b"x" * (8 * 1024 * 1024)
+    reply = Reply([body], status=503, headers={"Content-Type": "text/plain"})
+    with ReplayServer(reply) as server, pytest.raises(APIStatusError) as info:
+        list(client_for(server.url).stream(DAG).iter())
+    assert info.value.status == 503
+    assert info.value.message.startswith("overloaded x")
+    assert len(info.value.message) <= 64 * 1024

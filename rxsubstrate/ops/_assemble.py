@@ -8,8 +8,9 @@ import msgspec
 from reactivex import Observable, abc
 
 from .._errors import MalformedEvent
-from .._events import Event, NodeDelta, NodeError, NodeResult, encode_event
-from .._output_builder import BadDelta, OutputBuilder
+from .._events import Event, NodeDelta, NodeError, NodeResult
+from .._output_builder import OutputBuilder
+from ._node_builders import NodeBuilders
 
 __all__ = ["NodeOutput", "assemble"]
 
@@ -68,20 +69,17 @@ def assemble() -> Callable[[Observable[Event]], Observable[NodeOutput]]:
         def subscribe(
             observer: abc.ObserverBase[NodeOutput], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            builders: dict[str, OutputBuilder] = {}
+            builders = NodeBuilders()
             position = -1
 
             def on_next(event: Event) -> None:
                 nonlocal position
                 position += 1
                 if isinstance(event, NodeDelta):
-                    builder = builders.get(event.node_id)
-                    if builder is None:
-                        builder = builders[event.node_id] = OutputBuilder()
                     try:
-                        builder.apply(event.data)
-                    except BadDelta as exc:
-                        observer.on_error(MalformedEvent(str(exc), encode_event(event), position))
+                        builders.apply(event, position)
+                    except MalformedEvent as exc:
+                        observer.on_error(exc)
                 elif isinstance(event, NodeResult):
                     observer.on_next(_checked(event, builders.pop(event.node_id, None)))
                 elif isinstance(event, NodeError):

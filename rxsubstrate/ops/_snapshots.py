@@ -8,8 +8,9 @@ from typing import Any
 from reactivex import Observable, abc
 
 from .._errors import MalformedEvent
-from .._events import Event, NodeDelta, NodeError, NodeResult, encode_event
-from .._output_builder import BadDelta, OutputBuilder, materialise
+from .._events import Event, NodeDelta, NodeError, NodeResult
+from .._output_builder import OutputBuilder, materialise
+from ._node_builders import NodeBuilders
 
 __all__ = ["Snapshot", "snapshots"]
 
@@ -78,23 +79,19 @@ def snapshots() -> Callable[[Observable[Event]], Observable[Snapshot]]:
         def subscribe(
             observer: abc.ObserverBase[Snapshot], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            builders: dict[str, OutputBuilder] = {}
+            builders = NodeBuilders()
             position = -1
 
             def on_next(event: Event) -> None:
                 nonlocal position
                 position += 1
                 if isinstance(event, NodeDelta):
-                    node_id = event.node_id
-                    builder = builders.get(node_id)
-                    if builder is None:
-                        builder = builders[node_id] = OutputBuilder()
                     try:
-                        version = builder.apply(event.data)
-                    except BadDelta as exc:
-                        observer.on_error(MalformedEvent(str(exc), encode_event(event), position))
+                        builder = builders.apply(event, position)
+                    except MalformedEvent as exc:
+                        observer.on_error(exc)
                         return
-                    observer.on_next(Snapshot(node_id, builder, version))
+                    observer.on_next(Snapshot(event.node_id, builder, builder.version))
                 elif isinstance(event, NodeResult):
                     builders.pop(event.node_id, None)
                     final = OutputBuilder.of(event.data)

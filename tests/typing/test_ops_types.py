@@ -7,12 +7,26 @@ from typing import Any, assert_type
 import msgspec
 from reactivex import GroupedObservable, Observable
 
-from rxsubstrate import Event, GraphResult, NodeDelta, NodeError, NodeResult
+from rxsubstrate import (
+    Box,
+    ComputeJSON,
+    ComputeText,
+    Event,
+    GraphResult,
+    MultiComputeText,
+    Node,
+    NodeDelta,
+    NodeError,
+    NodeResult,
+    sb,
+)
 from rxsubstrate._merge import RunEvent, merge_runs, stream_many
 from rxsubstrate.ops import (
     NodeEvent,
+    NodeLike,
     NodeOutput,
     Snapshot,
+    TypedNode,
     assemble,
     deltas,
     errors,
@@ -26,6 +40,7 @@ from rxsubstrate.ops import (
     to_sse,
     typed,
 )
+from rxsubstrate.outputs import BoxOut, ComputeJSONOut, ComputeTextOut, MultiComputeTextOut
 
 
 class PoemOut(msgspec.Struct):
@@ -59,6 +74,30 @@ def check_ops(stream: Observable[Event], node: Poem) -> None:
     assert_type(graph.pipe(graph_result()), Observable[dict[str, Any]])
 
 
+def check_node_classes(stream: Observable[Event]) -> None:
+    a = ComputeText(prompt="p", max_tokens=5)
+    b = ComputeText(prompt=sb.concat("is this true? ", a.future.text))
+    m = MultiComputeText(prompt="p", num_choices=3)
+    j = ComputeJSON(prompt="p", json_schema={"type": "object"})
+    box = Box(value={"a": a.future.text})
+    custom = Node("Explode")
+    assert_type(a, ComputeText)
+    generic: Node[ComputeTextOut] = b
+    as_typed: TypedNode[ComputeTextOut] = a
+    as_like: NodeLike = custom
+    assert_type(a.output_type, type[ComputeTextOut])
+    assert_type(custom, Node[Any])
+    assert_type(stream.pipe(typed(a)), Observable[ComputeTextOut])
+    assert_type(stream.pipe(typed(generic)), Observable[ComputeTextOut])
+    assert_type(stream.pipe(typed(as_typed)), Observable[ComputeTextOut])
+    assert_type(stream.pipe(for_node(m), typed(m)), Observable[MultiComputeTextOut])
+    assert_type(stream.pipe(typed(j)), Observable[ComputeJSONOut])
+    assert_type(stream.pipe(typed(box)), Observable[BoxOut])
+    assert_type(stream.pipe(typed(custom)), Observable[Any])
+    assert_type(stream.pipe(for_node(a, m, "id", as_like), text(m, choice=1)), Observable[str])
+    assert_type(stream.pipe(raise_on_error(a, m)), Observable[Event])
+
+
 def check_merge(a: Observable[Event], b: Observable[Event]) -> None:
     assert_type(merge_runs({"a": a, "b": b}), Observable[RunEvent[str]])
     assert_type(merge_runs(a, b), Observable[RunEvent[int]])
@@ -71,3 +110,4 @@ def check_merge(a: Observable[Event], b: Observable[Event]) -> None:
 def test_typing_module_imports() -> None:
     assert callable(check_ops)
     assert callable(check_merge)
+    assert callable(check_node_classes)

@@ -14,9 +14,22 @@ _PACKAGED: Final = Path(__file__).resolve().parent.parent / "_graph" / "substrat
 
 @functools.cache
 def load_openapi() -> dict[str, Any]:
-    """The parsed OpenAPI document (read once per process)."""
-    with _PACKAGED.open("rb") as file:
-        document: dict[str, Any] = json.load(file)
+    """The parsed OpenAPI document (read once per process).
+
+    Raises:
+        FileNotFoundError: the copy packaged with rxsubstrate is missing (a broken install).
+    """
+    try:
+        with _PACKAGED.open("rb") as file:
+            document: dict[str, Any] = json.load(file)
+    except FileNotFoundError:
+        # The engine validates every graph against this file; without it nothing can run, and a
+        # bare "No such file" would not say that the install, not the graph, is at fault.
+        raise FileNotFoundError(
+            f"rxsubstrate's Substrate OpenAPI reference is missing from the install ({_PACKAGED});"
+            " the engine needs it to check graphs. Reinstall rxsubstrate"
+            " (pip install --force-reinstall rxsubstrate)."
+        ) from None
     return document
 
 

@@ -1,11 +1,15 @@
-"""The JSON-schema subset checker behind argument validation (pure, tested directly)."""
+"""The JSON-schema subset checker behind argument validation and the packaged reference it
+reads (pure, tested directly)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import rxsubstrate
+from rxsubstrate.engine import _openapi
 from rxsubstrate.engine._schema import Problem, SchemaChecker
 
 ROOT: dict[str, Any] = {
@@ -81,3 +85,20 @@ def test_long_values_are_shortened_in_messages() -> None:
     assert found is not None
     assert len(found.text) < 100
     assert found.text.endswith('..."') or found.text.endswith("...")
+
+
+def test_a_missing_packaged_reference_says_the_install_is_broken(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(_openapi, "_PACKAGED", tmp_path / "substrate-openapi.json")
+    _openapi.load_openapi.cache_clear()
+    try:
+        with pytest.raises(FileNotFoundError, match="Reinstall rxsubstrate"):
+            _openapi.load_openapi()
+    finally:
+        _openapi.load_openapi.cache_clear()
+
+
+def test_the_reference_is_the_packaged_copy() -> None:
+    assert _openapi._PACKAGED.is_relative_to(Path(rxsubstrate.__file__).parent)
+    assert _openapi._PACKAGED.is_file()

@@ -17,11 +17,16 @@ Serve = Callable[..., Awaitable[str]]
 
 
 class Hang:
-    """A node kind that streams one delta, then waits until it is cancelled."""
+    """A node kind that streams one delta, then waits until it is cancelled.
 
-    def __init__(self) -> None:
-        self.started = asyncio.Event()
-        self.cancelled = asyncio.Event()
+    Args:
+        make_event: ``asyncio.Event`` for a test on the server's loop, ``threading.Event`` for
+            one that waits from another thread (the embedded server runs on its own).
+    """
+
+    def __init__(self, make_event: Callable[[], Any] = asyncio.Event) -> None:
+        self.started = make_event()
+        self.cancelled = make_event()
 
     async def __call__(
         self, args: dict[str, Any], context: NodeContext

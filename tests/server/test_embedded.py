@@ -6,16 +6,15 @@ import http.client
 import json
 import threading
 import urllib.request
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from rxsubstrate.engine import Engine, NodeContext
+from rxsubstrate.engine import Engine
 from rxsubstrate.server import EmbeddedServer
 
-from .conftest import dag, node
+from .conftest import Hang, dag, node
 
 TIMEOUT = 10.0
 
@@ -62,30 +61,8 @@ def test_close_without_start_is_fine() -> None:
     EmbeddedServer().close()
 
 
-class ThreadHang:
-    """A node that streams one delta, then waits until cancelled (events usable across threads)."""
-
-    def __init__(self) -> None:
-        self.started = threading.Event()
-        self.cancelled = threading.Event()
-
-    async def __call__(
-        self, args: dict[str, Any], context: NodeContext
-    ) -> AsyncIterator[dict[str, Any]]:
-        import asyncio
-
-        yield {"text": "first"}
-        self.started.set()
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            self.cancelled.set()
-            raise
-        yield {"text": "never"}  # pragma: no cover
-
-
 def test_close_cancels_a_run_in_flight() -> None:
-    hang = ThreadHang()
+    hang = Hang(threading.Event)
     engine = Engine()
     engine.register("Hang", hang)
     server = EmbeddedServer(engine)

@@ -22,6 +22,11 @@ run still streaming gets when its client is closed under it).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._events import NodeError
+
 __all__ = [
     "APIStatusError",
     "AuthenticationError",
@@ -140,6 +145,11 @@ class NodeFailed(SubstrateError):
         self.type = type
         self.message = message
         super().__init__(f"node {node_id} failed with {type}: {message}")
+
+    @classmethod
+    def from_event(cls, event: NodeError) -> NodeFailed:
+        """The failure a ``node.error`` event reports."""
+        return cls(event.node_id, event.data.type, event.data.message)
 
 
 class ClientClosed(RuntimeError):

@@ -1,16 +1,16 @@
 """``assemble``: each node's whole output, from its deltas, checked against its result."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
-from reactivex import Observable, abc
+from reactivex import Observable
 
-from .._errors import MalformedEvent
 from .._events import Event, NodeDelta, NodeError, NodeResult
 from .._output_builder import OutputBuilder
 from ._node_builders import NodeBuilders
+from ._node_fold import NodeFold, fold_nodes
 
 __all__ = ["NodeOutput", "assemble"]
 
@@ -65,37 +65,31 @@ def assemble() -> Callable[[Observable[Event]], Observable[NodeOutput]]:
             non-negative integer, or opens more than ``MAX_ARRAY_GROWTH`` slots at once.
     """
 
-    def operator(source: Observable[Event]) -> Observable[NodeOutput]:
-        def subscribe(
-            observer: abc.ObserverBase[NodeOutput], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            builders = NodeBuilders()
-            position = -1
+    return fold_nodes(_Assembly)
 
-            def on_next(event: Event) -> None:
-                nonlocal position
-                position += 1
-                if isinstance(event, NodeDelta):
-                    try:
-                        builders.apply(event, position)
-                    except MalformedEvent as exc:
-                        observer.on_error(exc)
-                elif isinstance(event, NodeResult):
-                    observer.on_next(_checked(event, builders.pop(event.node_id, None)))
-                elif isinstance(event, NodeError):
-                    builders.pop(event.node_id, None)
 
-            def on_completed() -> None:
-                for node_id, builder in builders.items():
-                    observer.on_next(NodeOutput(node_id, builder.value(), from_result=False))
-                builders.clear()
-                observer.on_completed()
+class _Assembly(NodeFold[NodeOutput]):
+    def __init__(self) -> None:
+        self._builders = NodeBuilders()
 
-            return source.subscribe(on_next, observer.on_error, on_completed, scheduler=scheduler)
+    def delta(self, event: NodeDelta, position: int) -> Iterable[NodeOutput]:
+        self._builders.apply(event, position)
+        return ()
 
-        return Observable(subscribe)
+    def result(self, event: NodeResult, position: int) -> Iterable[NodeOutput]:
+        return (_checked(event, self._builders.pop(event.node_id, None)),)
 
-    return operator
+    def error(self, event: NodeError, position: int) -> Iterable[NodeOutput]:
+        self._builders.pop(event.node_id, None)
+        return ()
+
+    def completed(self) -> Iterable[NodeOutput]:
+        outputs = [
+            NodeOutput(node_id, builder.value(), from_result=False)
+            for node_id, builder in self._builders.items()
+        ]
+        self._builders.clear()
+        return outputs
 
 
 def _checked(result: NodeResult, builder: OutputBuilder | None) -> NodeOutput:

@@ -36,7 +36,7 @@ def raise_on_error(*nodes: NodeLike | str) -> Callable[[Observable[_E]], Observa
 
     def check(event: _E) -> _E:
         if isinstance(event, NodeError) and (ids is None or event.node_id in ids):
-            raise NodeFailed(event.node_id, event.data.type, event.data.message)
+            raise NodeFailed.from_event(event)
         return event
 
     # ops.map sends what the mapper raises to on_error and disposes the source.

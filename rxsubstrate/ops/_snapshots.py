@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from reactivex import Observable, abc
+from reactivex import Observable
 
-from .._errors import MalformedEvent
 from .._events import Event, NodeDelta, NodeError, NodeResult
 from .._output_builder import OutputBuilder, materialise
 from ._node_builders import NodeBuilders
+from ._node_fold import NodeFold, fold_nodes
 
 __all__ = ["Snapshot", "snapshots"]
 
@@ -75,34 +75,21 @@ def snapshots() -> Callable[[Observable[Event]], Observable[Snapshot]]:
             ``assemble()``.
     """
 
-    def operator(source: Observable[Event]) -> Observable[Snapshot]:
-        def subscribe(
-            observer: abc.ObserverBase[Snapshot], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            builders = NodeBuilders()
-            position = -1
+    return fold_nodes(_Snapshots)
 
-            def on_next(event: Event) -> None:
-                nonlocal position
-                position += 1
-                if isinstance(event, NodeDelta):
-                    try:
-                        builder = builders.apply(event, position)
-                    except MalformedEvent as exc:
-                        observer.on_error(exc)
-                        return
-                    observer.on_next(Snapshot(event.node_id, builder, builder.version))
-                elif isinstance(event, NodeResult):
-                    builders.pop(event.node_id, None)
-                    final = OutputBuilder.of(event.data)
-                    observer.on_next(Snapshot(event.node_id, final, 0, final=True))
-                elif isinstance(event, NodeError):
-                    builders.pop(event.node_id, None)
 
-            return source.subscribe(
-                on_next, observer.on_error, observer.on_completed, scheduler=scheduler
-            )
+class _Snapshots(NodeFold[Snapshot]):
+    def __init__(self) -> None:
+        self._builders = NodeBuilders()
 
-        return Observable(subscribe)
+    def delta(self, event: NodeDelta, position: int) -> Iterable[Snapshot]:
+        builder = self._builders.apply(event, position)
+        return (Snapshot(event.node_id, builder, builder.version),)
 
-    return operator
+    def result(self, event: NodeResult, position: int) -> Iterable[Snapshot]:
+        self._builders.pop(event.node_id, None)
+        return (Snapshot(event.node_id, OutputBuilder.of(event.data), 0, final=True),)
+
+    def error(self, event: NodeError, position: int) -> Iterable[Snapshot]:
+        self._builders.pop(event.node_id, None)
+        return ()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from reactivex import Observable, abc
+from reactivex import Observable
 
 from .._errors import NodeFailed
 from .._events import Event, NodeDelta, NodeError, NodeResult
+from ._node_fold import NodeFold, fold_nodes
 from ._node_ref import NodeLike, node_ids
 
 __all__ = ["text"]
@@ -57,39 +58,35 @@ def text(
     wanted = None if node is None else node_ids((node,))
     index = choice or 0
 
-    def operator(source: Observable[Event]) -> Observable[str]:
-        def subscribe(
-            observer: abc.ObserverBase[str], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            emitted: dict[str, list[str]] = {}
+    return fold_nodes(lambda: _Text(wanted, index))
 
-            def on_next(event: Event) -> None:
-                if not isinstance(event, NodeDelta | NodeResult | NodeError):
-                    return
-                if wanted is not None and event.node_id not in wanted:
-                    return
-                if isinstance(event, NodeDelta):
-                    chunk = _delta_text(event.data, index)
-                    if chunk:
-                        emitted.setdefault(event.node_id, []).append(chunk)
-                        observer.on_next(chunk)
-                elif isinstance(event, NodeResult):
-                    rest = _rest(event, emitted.pop(event.node_id, []), index)
-                    if rest:
-                        observer.on_next(rest)
-                else:
-                    emitted.pop(event.node_id, None)
-                    observer.on_error(
-                        NodeFailed(event.node_id, event.data.type, event.data.message)
-                    )
 
-            return source.subscribe(
-                on_next, observer.on_error, observer.on_completed, scheduler=scheduler
-            )
+class _Text(NodeFold[str]):
+    def __init__(self, wanted: frozenset[str] | None, index: int) -> None:
+        self._wanted = wanted
+        self._index = index
+        self._emitted: dict[str, list[str]] = {}
 
-        return Observable(subscribe)
+    def delta(self, event: NodeDelta, position: int) -> Iterable[str]:
+        if self._wanted is not None and event.node_id not in self._wanted:
+            return ()
+        chunk = _delta_text(event.data, self._index)
+        if not chunk:
+            return ()
+        self._emitted.setdefault(event.node_id, []).append(chunk)
+        return (chunk,)
 
-    return operator
+    def result(self, event: NodeResult, position: int) -> Iterable[str]:
+        if self._wanted is not None and event.node_id not in self._wanted:
+            return ()
+        rest = _rest(event, self._emitted.pop(event.node_id, []), self._index)
+        return (rest,) if rest else ()
+
+    def error(self, event: NodeError, position: int) -> Iterable[str]:
+        if self._wanted is not None and event.node_id not in self._wanted:
+            return ()
+        self._emitted.pop(event.node_id, None)
+        raise NodeFailed.from_event(event)
 
 
 def _delta_text(data: dict[str, Any], index: int) -> str | None:

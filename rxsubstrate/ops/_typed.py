@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import msgspec
-from reactivex import Observable, abc
+from reactivex import Observable
 
 from .._errors import MalformedEvent, NodeFailed
 from .._events import Event, NodeError, NodeResult, encode_event
+from ._node_fold import NodeFold, fold_nodes
 from ._node_ref import TypedNode
 
 __all__ = ["typed"]
@@ -42,35 +43,24 @@ def typed(node: TypedNode[OutT]) -> Callable[[Observable[Event]], Observable[Out
         MalformedEvent: (as ``on_error``) the result does not fit ``output_type``.
         NodeFailed: (as ``on_error``) the node reported ``node.error``.
     """
-    node_id = node.id
-    output_type = node.output_type
+    return fold_nodes(lambda: _Typed(node.id, node.output_type))
 
-    def operator(source: Observable[Event]) -> Observable[OutT]:
-        def subscribe(
-            observer: abc.ObserverBase[OutT], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            position = -1
 
-            def on_next(event: Event) -> None:
-                nonlocal position
-                position += 1
-                if isinstance(event, NodeResult) and event.node_id == node_id:
-                    try:
-                        value = msgspec.convert(event.data, output_type)
-                    except msgspec.ValidationError as exc:
-                        detail = f"not a {output_type.__name__}: {exc}"
-                        observer.on_error(MalformedEvent(detail, encode_event(event), position))
-                        return
-                    observer.on_next(value)
-                elif isinstance(event, NodeError) and event.node_id == node_id:
-                    observer.on_error(
-                        NodeFailed(event.node_id, event.data.type, event.data.message)
-                    )
+class _Typed(NodeFold[OutT]):
+    def __init__(self, node_id: str, output_type: type[OutT]) -> None:
+        self._node_id = node_id
+        self._output_type = output_type
 
-            return source.subscribe(
-                on_next, observer.on_error, observer.on_completed, scheduler=scheduler
-            )
+    def result(self, event: NodeResult, position: int) -> Iterable[OutT]:
+        if event.node_id != self._node_id:
+            return ()
+        try:
+            return (msgspec.convert(event.data, self._output_type),)
+        except msgspec.ValidationError as exc:
+            detail = f"not a {self._output_type.__name__}: {exc}"
+            raise MalformedEvent(detail, encode_event(event), position) from None
 
-        return Observable(subscribe)
-
-    return operator
+    def error(self, event: NodeError, position: int) -> Iterable[OutT]:
+        if event.node_id == self._node_id:
+            raise NodeFailed.from_event(event)
+        return ()

@@ -13,6 +13,7 @@ stream at once, as itself, and the other runs are disposed (cancelled).
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, Generic, TypeVar, overload
 
 import msgspec
@@ -149,89 +150,111 @@ def _merge(
     def subscribe(
         observer: abc.ObserverBase[RunEvent[Any]], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
-        # One re-entrant lock serialises the observer's calls (runs emit on their own threads)
-        # and the bookkeeping. Disposing is done outside it: a run's disposal may wait for its
-        # thread, which may be waiting for this lock.
-        lock = threading.RLock()
-        running = CompositeDisposable()
-        waiting = deque(runs)
-        failures: dict[Any, Exception] = {}
-        active = 0
-        ended = False
-        starting = False
-
-        def end_if_done() -> None:
-            nonlocal ended
-            if ended or active or waiting:
-                return
-            ended = True
-            if failures:
-                observer.on_error(RunsFailed(failures))
-            else:
-                observer.on_completed()
-
-        def start_more() -> None:
-            # A run may end inside its own subscribe (a synchronous source): the loop, not
-            # recursion, starts the next one.
-            nonlocal starting, active
-            if starting:
-                return
-            starting = True
-            try:
-                while waiting and not ended and (limit is None or active < limit):
-                    label, run = waiting.popleft()
-                    active += 1
-                    inner = SingleAssignmentDisposable()
-                    running.add(inner)
-                    inner.disposable = run.subscribe(
-                        *_run_observer(label, inner), scheduler=scheduler
-                    )
-            finally:
-                starting = False
-            end_if_done()
-
-        def _run_observer(label: Any, inner: SingleAssignmentDisposable) -> tuple[Any, Any, Any]:
-            def on_next(event: Event) -> None:
-                with lock:
-                    if not ended:
-                        observer.on_next(RunEvent(label, event))
-
-            def on_error(error: Exception) -> None:
-                nonlocal active, ended
-                cancel_others = False
-                with lock:
-                    active -= 1
-                    if ended:
-                        return
-                    if fail_fast:
-                        ended = cancel_others = True
-                        observer.on_error(error)
-                    else:
-                        failures[label] = error
-                        start_more()
-                running.remove(inner)
-                if cancel_others:
-                    running.dispose()
-
-            def on_completed() -> None:
-                nonlocal active
-                with lock:
-                    active -= 1
-                    if not ended:
-                        start_more()
-                running.remove(inner)
-
-            return on_next, on_error, on_completed
-
-        def stop() -> None:
-            nonlocal ended
-            ended = True  # one assignment: no lock needed, and none taken (see above)
-
-        with lock:
-            start_more()
-        return CompositeDisposable(Disposable(stop), running)
+        merge = _Merge(observer, scheduler, runs, limit, fail_fast)
+        with merge.lock:
+            merge.start_more()
+        return CompositeDisposable(Disposable(merge.stop), merge.running)
 
     return Observable(subscribe)
+
+
+class _Merge:
+    """One subscription to merged runs: which runs wait, run and failed, and when it ends.
+
+    One re-entrant lock serialises the observer's calls (runs emit on their own threads) and
+    the bookkeeping. Disposing is done outside it: a run's disposal may wait for its thread,
+    which may be waiting for this lock.
+    """
+
+    def __init__(
+        self,
+        observer: abc.ObserverBase[RunEvent[Any]],
+        scheduler: abc.SchedulerBase | None,
+        runs: list[tuple[Any, Observable[Event]]],
+        limit: int | None,
+        fail_fast: bool,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.running = CompositeDisposable()
+        self._observer = observer
+        self._scheduler = scheduler
+        self._waiting = deque(runs)
+        self._limit = limit
+        self._fail_fast = fail_fast
+        self._failures: dict[Any, Exception] = {}
+        self._active = 0
+        self._ended = False
+        self._starting = False
+
+    def stop(self) -> None:
+        """The subscriber disposed: start no more runs and emit nothing more."""
+        self._ended = True  # one assignment: no lock needed, and none taken (see above)
+
+    def start_more(self) -> None:
+        """Start waiting runs up to the limit; call it holding the lock.
+
+        A run may end inside its own subscribe (a synchronous source): this loop, not
+        recursion, starts the next one.
+        """
+        if self._starting:
+            return
+        self._starting = True
+        try:
+            while (
+                self._waiting
+                and not self._ended
+                and (self._limit is None or self._active < self._limit)
+            ):
+                label, run = self._waiting.popleft()
+                self._active += 1
+                inner = SingleAssignmentDisposable()
+                self.running.add(inner)
+                inner.disposable = run.subscribe(
+                    partial(self._on_next, label),
+                    partial(self._on_error, label, inner),
+                    partial(self._on_completed, inner),
+                    scheduler=self._scheduler,
+                )
+        finally:
+            self._starting = False
+        self._end_if_done()
+
+    def _end_if_done(self) -> None:
+        if self._ended or self._active or self._waiting:
+            return
+        self._ended = True
+        if self._failures:
+            self._observer.on_error(RunsFailed(self._failures))
+        else:
+            self._observer.on_completed()
+
+    def _on_next(self, label: Any, event: Event) -> None:
+        with self.lock:
+            if not self._ended:
+                self._observer.on_next(RunEvent(label, event))
+
+    def _on_error(self, label: Any, inner: SingleAssignmentDisposable, error: Exception) -> None:
+        cancel_others = False
+        with self.lock:
+            self._active -= 1
+            if self._ended:
+                return
+            if self._fail_fast:
+                self._ended = cancel_others = True
+                self._observer.on_error(error)
+            else:
+                self._failures[label] = error
+                self.start_more()
+        self.running.remove(inner)
+        if cancel_others:
+            self.running.dispose()
+
+    def _on_completed(self, inner: SingleAssignmentDisposable) -> None:
+        with self.lock:
+            self._active -= 1
+            if not self._ended:
+                self.start_more()
+        self.running.remove(inner)
 
 
 for _name in ("RunEvent", "RunsFailed"):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 import reactivex
+from reactivex.abc import ObserverBase
+from reactivex.disposable import Disposable
 from reactivex.testing import ReactiveTest, TestScheduler
 
-from rxsubstrate import StreamInterrupted
+from rxsubstrate import Event, StreamInterrupted
 from rxsubstrate._merge import RunEvent, RunsFailed, merge_runs, stream_many
 
 from ._make import g, r
@@ -96,7 +98,14 @@ def test_disposing_the_merged_stream_disposes_every_run() -> None:
 def test_synchronous_runs_are_started_by_a_loop_not_recursion() -> None:
     items: list[RunEvent[int]] = []
     done: list[bool] = []
-    runs = [reactivex.of(RA) for _ in range(3000)]
+
+    def one_event(observer: ObserverBase[Event], _: object = None) -> Disposable:
+        # Emits inside subscribe, with no trampoline between one run and the next.
+        observer.on_next(RA)
+        observer.on_completed()
+        return Disposable()
+
+    runs = [reactivex.create(one_event) for _ in range(3000)]
     stream_many(runs, max_concurrency=1).subscribe(
         items.append, on_completed=lambda: done.append(True)
     )

@@ -5,8 +5,10 @@ A ``Future`` is made either by a node (``node.future``, then attribute and item 
 On the wire a future is ``{"id": ..., "directive": {...}}`` in the graph's ``futures`` list, and
 where a node's argument uses it, ``{"__$$SB_GRAPH_OP_ID$$__": id}``.
 
-A future has no value on the client, so using it as one (``if f:``, ``for x in f``,
-``f"{f}"``) raises ``TypeError`` instead of silently doing the wrong thing.
+A future has no value on the client. It is truthy, as the official SDK's are, so that
+``sb.concat(..., prev) if prev else q`` (``prev`` a future or ``None``) works as written there.
+Reading it as a string (``str(f)``, ``f"{f}"``, ``"%s" % f``, ``"text" + f``) or iterating it
+raises ``TypeError``: that would put the future's name where its value was meant, silently.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ _NOT_A_VALUE: Final = (
     "a Future has no value on the client: it is resolved on the server when the graph runs. "
     "Pass it as a node argument, or combine it with sb.concat / sb.format / sb.jinja / sb.jq "
     "(and the If node for conditions)"
+)
+_NOT_A_STRING: Final = (
+    "a Future is not a string on the client: formatting it would put its name, not its value, "
+    'into the text. Build the string on the server instead: sb.concat("text ", future) or '
+    'sb.format("text {x}", x=future) (a plain string, not an f-string); repr(future) names it'
 )
 
 
@@ -214,17 +221,23 @@ class Future:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._id})"
 
-    def __bool__(self) -> NoReturn:
-        raise TypeError(_NOT_A_VALUE)
-
     def __iter__(self) -> Iterator[Any]:
         raise TypeError(_NOT_A_VALUE)
 
     def __contains__(self, item: object) -> NoReturn:
         raise TypeError(_NOT_A_VALUE)
 
-    def __format__(self, format_spec: str) -> str:
-        raise TypeError(f"{_NOT_A_VALUE}; to build a string from it use sb.format or sb.concat")
+    def __str__(self) -> NoReturn:  # str(f), "%s" % f, print(f)
+        raise TypeError(_NOT_A_STRING)
+
+    def __format__(self, format_spec: str) -> NoReturn:  # f"{f}", "{}".format(f)
+        raise TypeError(_NOT_A_STRING)
+
+    def __add__(self, other: object) -> NoReturn:  # f + "text"
+        raise TypeError(_NOT_A_STRING)
+
+    def __radd__(self, other: object) -> NoReturn:  # "text" + f
+        raise TypeError(_NOT_A_STRING)
 
 
 class TracedFuture(Future):

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from rxsubstrate import Box, ComputeText, FetchVectors, MultiComputeText, Node, sb, serialize
+from rxsubstrate import (
+    Box,
+    ComputeText,
+    FetchVectors,
+    Future,
+    MultiComputeText,
+    Node,
+    sb,
+    serialize,
+)
 from rxsubstrate._graph._future import PLACEHOLDER
 
 
@@ -71,9 +82,7 @@ def test_futures_inside_sb_operands_are_collected() -> None:
 
 
 @pytest.mark.parametrize(
-    "use",
-    [bool, list, lambda f: "x" in f, lambda f: f"{f}", lambda f: [*f]],
-    ids=["bool", "list", "in", "f-string", "unpack"],
+    "use", [list, lambda f: "x" in f, lambda f: [*f]], ids=["list", "in", "unpack"]
 )
 def test_using_a_future_as_a_client_value_is_a_type_error(use: object) -> None:
     future = ComputeText(prompt="p").future.text
@@ -81,15 +90,45 @@ def test_using_a_future_as_a_client_value_is_a_type_error(use: object) -> None:
         use(future)  # type: ignore[operator]
 
 
-def test_if_on_a_future_is_a_type_error() -> None:
+def test_a_future_is_truthy_as_in_the_official_sdk() -> None:
+    # The SDK's own examples choose a prompt with `... if prev else ...`, prev a future or None.
+    a = ComputeText(prompt="p")
+    for future in (a.future.text, sb.concat("x", a.future.text), sb.jq(a.future, ".text")):
+        assert bool(future) is True
+        picked = sb.concat("previous: ", future) if future else "first"
+        assert isinstance(picked, Future)
+    nothing = None
+    assert (sb.concat("previous: ", nothing) if nothing else "first") == "first"
+
+
+@pytest.mark.parametrize(
+    "as_text",
+    [
+        str,
+        lambda f: f"story: {f}",
+        lambda f: f"{f:>10}",
+        lambda f: f"{f!s}",
+        lambda f: "story: {}".format(f),  # noqa: UP032 - the str.format path is the point
+        lambda f: "story: %s" % f,  # noqa: UP031 - the % path is the point
+        lambda f: "story: " + f,
+        lambda f: f + " (end)",
+        print,
+    ],
+    ids=["str", "f-string", "format-spec", "!s", "str.format", "percent", "radd", "add", "print"],
+)
+def test_a_future_formatted_into_a_string_says_to_use_sb(as_text: Any) -> None:
+    future = ComputeText(prompt="p").future.text
+    with pytest.raises(TypeError, match=r"sb\.concat\(.*sb\.format\(") as info:
+        as_text(future)
+    assert "not a string" in str(info.value)
+
+
+def test_a_future_still_has_a_repr_for_debugging() -> None:
     future = sb.concat("a", ComputeText(prompt="p").future.text)
-
-    def branch() -> None:
-        if future:
-            pass
-
-    with pytest.raises(TypeError, match="resolved on the server"):
-        branch()
+    assert isinstance(future, Future)
+    assert repr(future) == f"Future({future._id})"
+    assert f"{future!r}" == repr(future)
+    assert "%r" % (future,) == repr(future)  # noqa: UP031
 
 
 def test_private_names_are_not_traced() -> None:

@@ -7,8 +7,10 @@ already formatted as ``ruff format`` would, so the check needs no formatter.
 Node classes follow the official SDK's generated ones: every path of the reference is a class
 whose parameters are the input schema's properties, required ones first (positional or
 keyword, as in the SDK), each optional one defaulting to the schema's default or ``None``;
-the node sends all of them. Outputs are frozen msgspec Structs, one per ``*Out`` schema and
-per object schema those reference.
+the node sends all of them. ``RunPython`` is written by hand (``_run_python``), as in the SDK,
+because its Python signature is not its wire form; it is imported and listed like the others.
+Outputs are frozen msgspec Structs, one per ``*Out`` schema and per object schema those
+reference.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ OPENAPI_PATH: Final = PACKAGE_DIR / "substrate-openapi.json"
 _WIDTH: Final = 100
 _RESERVED: Final = frozenset({"self", "hide", "options", "kind"})
 _ALIASES: Final = {"GenerateText": "ComputeText"}
+_HANDWRITTEN: Final = {"RunPython": "._run_python"}
+"""Node kinds whose class is written by hand, by the module that holds it."""
 _HIDE_DOC: Final = (
     "leave this node's output out of the run's results (it still runs when another node needs it)."
 )
@@ -293,10 +297,11 @@ def _input_type(schema: dict[str, Any]) -> str:
 def _render_nodes(openapi: dict[str, Any]) -> str:
     schemas = _schemas(openapi)
     operations = list(_operations(openapi))
-    outputs = _sorted_names(list({out for _, _, _, out in operations}), imports=True)
+    generated = [op for op in operations if op[0] not in _HANDWRITTEN]
+    outputs = _sorted_names(list({out for _, _, _, out in generated}), imports=True)
     aliases: list[str] = []
     classes: list[str] = []
-    for kind, operation, in_name, out_name in operations:
+    for kind, operation, in_name, out_name in generated:
         schema = schemas[in_name]
         properties: dict[str, dict[str, Any]] = schema.get("properties", {})
         required = [p for p in properties if p in set(schema.get("required", []))]
@@ -358,9 +363,13 @@ def _render_nodes(openapi: dict[str, Any]) -> str:
     for alias, target in _ALIASES.items():
         if target not in kinds:
             raise ValueError(f"alias {alias} of the missing node {target}")
+    for kind in _HANDWRITTEN:
+        if kind not in kinds:
+            raise ValueError(f"{kind} is written by hand but the reference has no such node")
     exported = _sorted_names(["NODE_TYPES", *kinds, *_ALIASES])
     out = [_NODES_HEADER.rstrip("\n")]
     out += _exploded("from ._outputs import (", outputs, ")", 0)
+    out += [f"from {module} import {kind}" for kind, module in sorted(_HANDWRITTEN.items())]
     out += [""]
     out += _exploded("__all__ = [", [json.dumps(n) for n in exported], "]", 0)
     out += aliases

@@ -47,7 +47,6 @@ from ._outputs import (
     MultiInpaintImageOut,
     QueryVectorStoreOut,
     RemoveBackgroundOut,
-    RunPythonOut,
     SegmentAnythingOut,
     SegmentUnderPointOut,
     SplitDocumentOut,
@@ -59,6 +58,7 @@ from ._outputs import (
     UpdateVectorsOut,
     UpscaleImageOut,
 )
+from ._run_python import RunPython
 
 __all__ = [
     "CLIP",
@@ -361,46 +361,6 @@ class If(Node[IfOut]):
             condition=condition,
             value_if_true=value_if_true,
             value_if_false=value_if_false,
-            **options,
-        )
-
-
-class RunPython(Node[RunPythonOut]):
-    """Run code using a Python interpreter.
-
-    Sent as ``RunPython``; its output is a ``RunPythonOut`` (https://substrate.run/nodes#RunPython).
-
-    Args:
-        kwargs: Keyword arguments to your function.
-        pkl_function: Pickled function.
-        python_version: Python version.
-        pip_install: Python packages to install. You must import them in your code.
-        hide: leave this node's output out of the run's results (it still runs when another node
-            needs it).
-        **options: ``id``, ``depends``, ``cache_age``, ``cache_keys`` and ``max_retries``, as for
-            ``Node`` (or the official SDK's ``_depends``, ``_cache_age``, ... spellings).
-    """
-
-    kind = "RunPython"
-    output_type = RunPythonOut
-
-    def __init__(
-        self,
-        kwargs: dict[str, Any] | Future,
-        pkl_function: str | Future | None = None,
-        python_version: str | Future | None = None,
-        pip_install: list[str | Future] | Future | None = None,
-        *,
-        hide: bool = False,
-        **options: Unpack[NodeOptions],
-    ) -> None:
-        super().__init__(
-            self.kind,
-            hide=hide,
-            kwargs=kwargs,
-            pkl_function=pkl_function,
-            python_version=python_version,
-            pip_install=pip_install,
             **options,
         )
 

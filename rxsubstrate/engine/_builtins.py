@@ -3,6 +3,7 @@
 Text comes from the engine's ``TextGenerator`` (deterministic: the same node kind and arguments
 give the same text), JSON from ``json_schema`` (see ``_jsongen``). Streaming nodes yield one delta
 per token; nodes with several choices interleave them round-robin, as ``array.item`` deltas.
+``RunPython`` is refused with a node error: the engine never unpickles code.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from itertools import zip_longest
 from typing import Any, Final
 
+from ._errors import InvalidNodeArgs
 from ._impl import NodeContext, NodeImpl
 from ._jsongen import delta_chunks, generate_json
 from ._text import DEFAULT_MAX_TOKENS, TextGenerator, seed_of
@@ -31,6 +33,7 @@ def builtin_impls(text: TextGenerator) -> dict[str, NodeImpl]:
     impls: dict[str, NodeImpl] = {
         "Box": _box,
         "If": _if,
+        "RunPython": _run_python,
         "ComputeText": nodes.compute_text,
         "Firellava13B": nodes.compute_text,
         "MultiComputeText": nodes.multi_compute_text,
@@ -45,6 +48,17 @@ def builtin_impls(text: TextGenerator) -> dict[str, NodeImpl]:
 
 async def _box(args: dict[str, Any], context: NodeContext) -> dict[str, Any]:
     return {"value": args.get("value")}
+
+
+async def _run_python(args: dict[str, Any], context: NodeContext) -> dict[str, Any]:
+    # Unpickling runs whatever code the pickle names, and a dag is a stranger's program: the
+    # node answers with an error (the rest of the graph runs) instead of running it.
+    raise InvalidNodeArgs(
+        "RunPython is not available offline: the local engine never runs pickled Python"
+        " functions, since unpickling one runs arbitrary code on this machine. Run this graph on"
+        " the hosted Substrate API, or, for graphs you wrote yourself, register an implementation"
+        ' with engine.register("RunPython", impl)'
+    )
 
 
 async def _if(args: dict[str, Any], context: NodeContext) -> dict[str, Any]:

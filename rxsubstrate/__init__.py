@@ -78,8 +78,10 @@ from ._graph import (
     UpscaleImage,
     sb,
     serialize,
+    visualize,
 )
 from ._merge import RunEvent, RunsFailed, merge_runs
+from ._secrets import Secrets
 from ._sse import ServerSentEvent, SSEDecoder
 from ._version import __version__
 
@@ -145,6 +147,7 @@ __all__ = [
     "RunStream",
     "RunsFailed",
     "SSEDecoder",
+    "Secrets",
     "SegmentAnything",
     "SegmentUnderPoint",
     "ServerSentEvent",
@@ -166,4 +169,5 @@ __all__ = [
     "merge_runs",
     "sb",
     "serialize",
+    "visualize",
 ]

@@ -20,7 +20,9 @@ from ._bridges import iterate, sse_text
 from ._config import Limits, Timeout
 from ._errors import ClientClosed, NodeFailed
 from ._events import Event
+from ._graph import serialize, visualize
 from ._loop_thread import LoopThread
+from ._secrets import Secrets, secret_headers
 from ._transport import Transport
 
 if TYPE_CHECKING:
@@ -57,6 +59,8 @@ class Substrate:
         limits: memory bounds (largest event, batches buffered for ``iter()``).
         engine: an ``rxsubstrate.engine.Engine`` to embed instead of the default one.
         additional_headers: sent with every request.
+        secrets: your model providers' keys, sent as headers as the official SDK does; never
+            shown in a repr or error.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class Substrate:
         limits: Limits | None = None,
         engine: Engine | None = None,
         additional_headers: Mapping[str, str] | None = None,
+        secrets: Secrets | None = None,
     ) -> None:
         api_key = api_key or os.environ.get("SUBSTRATE_API_KEY") or None
         base_url = base_url or os.environ.get("SUBSTRATE_BASE_URL") or None
@@ -84,7 +89,7 @@ class Substrate:
             timeout = Timeout(connect=float(timeout), read=float(timeout))
         self.timeout = timeout
         self.limits = limits or Limits()
-        self._headers = dict(additional_headers or {})
+        self._headers = {**(additional_headers or {}), **secret_headers(secrets)}
         self._transport_obj: Transport | None = None
         self._lock = threading.Lock()
         self._loop_thread = LoopThread()
@@ -98,6 +103,10 @@ class Substrate:
     def base_url(self) -> str:
         """The server's URL; for the embedded engine, starts it."""
         return self._transport().base_url
+
+    # The official SDK's static helpers, so that `Substrate.serialize(a, b)` ports unchanged.
+    serialize = staticmethod(serialize)
+    visualize = staticmethod(visualize)
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -189,7 +198,7 @@ class Substrate:
     def _serialize(self, nodes: Sequence[Node[Any] | Mapping[str, Any]]) -> dict[str, Any]:
         if len(nodes) == 1 and isinstance(nodes[0], Mapping):
             return dict(nodes[0])
-        from ._graph import Node, serialize
+        from ._graph import Node
 
         if not nodes or not all(isinstance(n, Node) for n in nodes):
             raise TypeError("stream()/run() take nodes (or one serialized dag mapping)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 import rxsubstrate
+import rxsubstrate.nodes
 import rxsubstrate.ops
 import rxsubstrate.outputs
 from rxsubstrate._graph import NODE_TYPES
@@ -33,6 +34,7 @@ CORE = {
     "RunStream",
     "RunsFailed",
     "SSEDecoder",
+    "Secrets",
     "ServerSentEvent",
     "StreamInterrupted",
     "Substrate",
@@ -44,6 +46,7 @@ CORE = {
     "merge_runs",
     "sb",
     "serialize",
+    "visualize",
 }
 
 
@@ -56,8 +59,25 @@ def test_all_is_the_core_plus_one_class_per_node_kind() -> None:
 
 
 def test_tracebacks_name_the_public_module() -> None:
-    for name in ("Substrate", "RunStream", "StreamInterrupted", "NodeDelta", "SSEDecoder"):
+    for name in (
+        "Substrate",
+        "RunStream",
+        "StreamInterrupted",
+        "NodeDelta",
+        "SSEDecoder",
+        "Secrets",
+    ):
         assert getattr(rxsubstrate, name).__module__ == "rxsubstrate", name
+
+
+def test_the_nodes_module_is_the_node_classes_and_their_outputs() -> None:
+    # The official SDK's module path: `from substrate.nodes import ComputeText` ports as is.
+    node_classes = {cls.__name__ for cls in NODE_TYPES.values()} | {"GenerateText", "NODE_TYPES"}
+    assert set(rxsubstrate.nodes.__all__) == node_classes | set(rxsubstrate.outputs.__all__)
+    assert rxsubstrate.nodes.NODE_TYPES is NODE_TYPES
+    for name in set(rxsubstrate.nodes.__all__) - {"NODE_TYPES"}:
+        home = rxsubstrate.outputs if name in rxsubstrate.outputs.__all__ else rxsubstrate
+        assert getattr(rxsubstrate.nodes, name) is getattr(home, name), name
 
 
 def test_generate_text_is_compute_text() -> None:

@@ -61,6 +61,7 @@ from ._nodes import (
 from ._outputs import OUTPUT_TYPES
 from ._sb import sb
 from ._serialize import serialize
+from ._visualize import visualize
 
 __all__ = [
     "CLIP",
@@ -119,4 +120,5 @@ __all__ = [
     "UpscaleImage",
     "sb",
     "serialize",
+    "visualize",
 ]

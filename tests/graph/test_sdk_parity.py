@@ -65,6 +65,41 @@ def test_rich_graph_matches_the_sdk(sdk: ModuleType, rx: ModuleType) -> None:
     assert len(ours["edges"]) == 1
 
 
+def double_all(values: list[float]) -> list[float]:
+    return [2 * v for v in values]
+
+
+def run_python_graph(lib: ModuleType) -> list[Any]:
+    a = lib.ComputeText(prompt="some numbers", max_tokens=10)
+    first = lib.RunPython(function=double_all, kwargs={"values": [1, 2]})
+    second = lib.RunPython(
+        double_all,
+        {"values": first.future.output, "note": a.future.text},
+        ["numpy"],
+        _depends=[first],
+    )
+    return [a, first, second]
+
+
+def test_run_python_pickles_the_function_byte_for_byte_as_the_sdk(
+    sdk: ModuleType, rx: ModuleType
+) -> None:
+    ours = serialize(*run_python_graph(rx))
+    assert normalise(ours) == normalise(sdk_serialize(*run_python_graph(sdk)))
+    assert {n["node"] for n in ours["nodes"]} == {"ComputeText", "RunPython"}
+
+
+def test_the_clients_serialize_is_the_sdks(sdk: ModuleType, rx: ModuleType) -> None:
+    # The official SDK's static Substrate.serialize, called on the class or on a client.
+    theirs = normalise(sdk_serialize(*rich_graph(sdk)))
+    assert normalise(rx.Substrate.serialize(*rich_graph(rx))) == theirs
+    client = rx.Substrate(base_url="http://127.0.0.1:9")  # made, never connected
+    try:
+        assert normalise(client.serialize(*rich_graph(rx))) == theirs
+    finally:
+        client.close()
+
+
 def test_serializing_only_the_last_node_reaches_the_same_graph(rx: ModuleType) -> None:
     nodes = rich_graph(rx)
     assert normalise(serialize(nodes[-1])) == normalise(serialize(*nodes))

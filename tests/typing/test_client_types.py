@@ -37,3 +37,17 @@ def check_typed_nodes(client: Substrate) -> None:
     )
     assert_type(client.run(a).get(a), ComputeTextOut)
     assert_type(client.stream(a).pipe(ops.for_node(a), ops.text()), Observable[str])
+
+
+def check_sdk_spellings(client: Substrate) -> None:
+    # Code written against the official SDK type-checks with only the import changed.
+    from rxsubstrate import RunPython, Secrets
+    from rxsubstrate.nodes import ComputeText, ComputeTextOut, RunPythonOut
+
+    a = ComputeText(prompt="p")
+    code = RunPython(function=lambda obj: obj.upper(), kwargs={"obj": a.future.text})
+    assert_type(Substrate.serialize(a, code), dict[str, Any])
+    assert_type(client.visualize(a), str)
+    assert_type(client.run(a).get(a), ComputeTextOut)
+    assert_type(client.run(code).get(code), RunPythonOut)
+    Substrate(secrets=Secrets(openai="sk-1", anthropic=None)).close()

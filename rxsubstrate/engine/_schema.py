@@ -1,7 +1,9 @@
 """A JSON Schema checker for the subset the Substrate OpenAPI (and typical ``json_schema``
 arguments) use: ``$ref`` (local), ``type``, ``enum``, ``const``, ``minimum``/``maximum`` (and their
 exclusive forms), ``minLength``/``maxLength``, ``minItems``/``maxItems``, ``properties``,
-``required``, ``additionalProperties``, ``items``, ``anyOf``/``oneOf``/``allOf``.
+``required``, ``additionalProperties``, ``items``, ``anyOf``/``oneOf``/``allOf``. A keyword that
+is absent, or not of the type JSON Schema gives it, constrains nothing: the checker never fails on
+a schema, only reports a value.
 
 Written here rather than depending on ``jsonschema``: the engine needs a few keywords, a message
 that names the argument, and two twists the SDK's wire format asks for: a value can be skipped
@@ -11,15 +13,24 @@ that names the argument, and two twists the SDK's wire format asks for: a value 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final, NamedTuple
 
-import msgspec
+from ._messages import clip, describe
 
-__all__ = ["Problem", "SchemaChecker", "describe", "resolve_ref"]
+__all__ = [
+    "Problem",
+    "SchemaChecker",
+    "describe",
+    "integer_keyword",
+    "number_keyword",
+    "resolve_ref",
+]
 
 _MAX_DEPTH: Final = 64
 _MAX_REF_HOPS: Final = 32
+_MAX_OPTIONS_SHOWN: Final = 10
 
 _TYPE_NAMES: Final = {
     "string": "a string",
@@ -40,15 +51,6 @@ class Problem(NamedTuple):
     text: str
 
 
-def describe(value: Any, limit: int = 60) -> str:
-    """A short JSON rendering of a value, for messages."""
-    try:
-        text = msgspec.json.encode(value).decode()
-    except (TypeError, msgspec.EncodeError):
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def resolve_ref(root: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[str, Any]:
     """Follow ``$ref`` (``#/a/b`` pointers into ``root``) until a schema without one.
 
@@ -65,12 +67,28 @@ def resolve_ref(root: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[s
         for part in ref[1:].split("/")[1:]:
             part = part.replace("~1", "/").replace("~0", "~")
             if not isinstance(target, Mapping) or part not in target:
-                raise ValueError(f"$ref {ref!r} points nowhere")
+                raise ValueError(f"$ref {clip(ref)!r} points nowhere")
             target = target[part]
         if not isinstance(target, Mapping):
-            raise ValueError(f"$ref {ref!r} does not point to a schema")
+            raise ValueError(f"$ref {clip(ref)!r} does not point to a schema")
         schema = target
     raise ValueError(f"$ref chain longer than {_MAX_REF_HOPS} hops (a reference loop?)")
+
+
+def number_keyword(schema: Mapping[str, Any], keyword: str) -> int | float | None:
+    """A numeric keyword (``minimum``...) when it is a finite number, else None."""
+    value = schema.get(keyword)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if isinstance(value, int) or math.isfinite(value) else None
+
+
+def integer_keyword(schema: Mapping[str, Any], keyword: str) -> int | None:
+    """A count keyword (``minLength``, ``maxItems``...) when it is a whole number, else None."""
+    value = number_keyword(schema, keyword)
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    return value
 
 
 def _type_matches(value: Any, name: str) -> bool:
@@ -81,7 +99,9 @@ def _type_matches(value: Any, name: str) -> bool:
             isinstance(value, float) and value.is_integer()
         )
     if name == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and math.isfinite(value)
+        )
     if name == "boolean":
         return isinstance(value, bool)
     if name == "object":
@@ -91,6 +111,15 @@ def _type_matches(value: Any, name: str) -> bool:
     if name == "null":
         return value is None
     return True  # an unknown type name constrains nothing
+
+
+# (keyword, relation shown, broken(value, bound))
+_BOUNDS: Final[tuple[tuple[str, str, Callable[[Any, Any], bool]], ...]] = (
+    ("minimum", ">=", lambda value, bound: value < bound),
+    ("maximum", "<=", lambda value, bound: value > bound),
+    ("exclusiveMinimum", ">", lambda value, bound: value <= bound),
+    ("exclusiveMaximum", "<", lambda value, bound: value >= bound),
+)
 
 
 class SchemaChecker:
@@ -108,15 +137,17 @@ class SchemaChecker:
         self._root = root
         self._skip = skip
 
-    def problem(self, value: Any, schema: Mapping[str, Any], path: str = "") -> Problem | None:
+    def problem(self, value: Any, schema: Any, path: str = "") -> Problem | None:
         """The first problem found, or None when ``value`` satisfies ``schema``."""
         return self._check(value, schema, path, 0)
 
-    def _check(
-        self, value: Any, schema: Mapping[str, Any], path: str, depth: int
-    ) -> Problem | None:
+    def _check(self, value: Any, schema: Any, path: str, depth: int) -> Problem | None:
         if self._skip(value):
             return None
+        if schema is False:
+            return Problem(path, "is not allowed")
+        if not isinstance(schema, Mapping):
+            return None  # true, or not a schema: no constraint
         if depth > _MAX_DEPTH:
             return Problem(path, f"nests deeper than {_MAX_DEPTH} levels")
         try:
@@ -137,39 +168,33 @@ class SchemaChecker:
         self, value: Any, schema: Mapping[str, Any], path: str, _depth: int
     ) -> Problem | None:
         expected = schema.get("type")
-        if expected is None:
+        names = [expected] if isinstance(expected, str) else expected
+        if not isinstance(names, list):
             return None
-        names = expected if isinstance(expected, list) else [expected]
-        if any(_type_matches(value, name) for name in names):
+        names = [name for name in names if isinstance(name, str)]
+        if not names or any(_type_matches(value, name) for name in names):
             return None
-        wanted = " or ".join(_TYPE_NAMES.get(name, str(name)) for name in names)
+        wanted = " or ".join(_TYPE_NAMES.get(name, clip(name)) for name in names[:8])
         return Problem(path, f"must be {wanted}, got {describe(value)}")
 
     def _check_value(
         self, value: Any, schema: Mapping[str, Any], path: str, _depth: int
     ) -> Problem | None:
-        if "enum" in schema and value not in schema["enum"]:
-            options = ", ".join(describe(option) for option in schema["enum"])
-            return Problem(path, f"must be one of {options}; got {describe(value)}")
+        options = schema.get("enum")
+        if isinstance(options, list) and value not in options:
+            shown = ", ".join(describe(option) for option in options[:_MAX_OPTIONS_SHOWN])
+            if len(options) > _MAX_OPTIONS_SHOWN:
+                shown += f", ... ({len(options)} options)"
+            return Problem(path, f"must be one of {shown}; got {describe(value)}")
         if "const" in schema and value != schema["const"]:
             return Problem(path, f"must be {describe(schema['const'])}, got {describe(value)}")
         if isinstance(value, int | float) and not isinstance(value, bool):
-            bounds = (
-                ("minimum", ">=", value < schema.get("minimum", value)),
-                ("maximum", "<=", value > schema.get("maximum", value)),
-                ("exclusiveMinimum", ">", value <= schema.get("exclusiveMinimum", value - 1)),
-                ("exclusiveMaximum", "<", value >= schema.get("exclusiveMaximum", value + 1)),
-            )
-            for keyword, relation, broken in bounds:
-                if broken:
-                    return Problem(
-                        path, f"must be {relation} {schema[keyword]}, got {describe(value)}"
-                    )
+            for keyword, relation, broken in _BOUNDS:
+                bound = number_keyword(schema, keyword)
+                if bound is not None and broken(value, bound):
+                    return Problem(path, f"must be {relation} {bound}, got {describe(value)}")
         if isinstance(value, str):
-            if len(value) < schema.get("minLength", 0):
-                return Problem(path, f"must be at least {schema['minLength']} characters long")
-            if "maxLength" in schema and len(value) > schema["maxLength"]:
-                return Problem(path, f"must be at most {schema['maxLength']} characters long")
+            return _size_problem(schema, "Length", len(value), "characters", path)
         return None
 
     def _check_combinators(
@@ -177,10 +202,15 @@ class SchemaChecker:
     ) -> Problem | None:
         for keyword in ("anyOf", "oneOf"):
             options = schema.get(keyword)
-            if options and all(self._check(value, o, path, depth + 1) for o in options):
+            if (
+                isinstance(options, list)
+                and options
+                and all(self._check(value, o, path, depth + 1) for o in options)
+            ):
                 return Problem(path, f"matches none of the {keyword} options: {describe(value)}")
-        for option in schema.get("allOf", ()):
-            found = self._check(value, option, path, depth + 1)
+        parts = schema.get("allOf")
+        for part in parts if isinstance(parts, list) else ():
+            found = self._check(value, part, path, depth + 1)
             if found is not None:
                 return found
         return None
@@ -188,24 +218,24 @@ class SchemaChecker:
     def _check_object(
         self, value: dict[str, Any], schema: Mapping[str, Any], path: str, depth: int
     ) -> Problem | None:
-        properties: Mapping[str, Any] = schema.get("properties", {})
-        required = schema.get("required", ())
+        properties = schema.get("properties")
+        if not isinstance(properties, Mapping):
+            properties = {}
+        required = [name for name in _list(schema, "required") if isinstance(name, str)]
         for name in required:
             if value.get(name) is None and not (name in value and _allows_null(properties, name)):
                 return Problem(_join(path, name), "is required")
+        extra = schema.get("additionalProperties", True)
         for name, item in value.items():
             sub = _join(path, name)
             if name in properties:
                 if item is None and name not in required:
                     continue  # the SDK sends null for every optional argument left unset
                 found = self._check(item, properties[name], sub, depth + 1)
+            elif extra is False:
+                return Problem(sub, "is not a known field")
             else:
-                extra = schema.get("additionalProperties", True)
-                if extra is False:
-                    return Problem(sub, "is not a known field")
-                found = (
-                    self._check(item, extra, sub, depth + 1) if isinstance(extra, dict) else None
-                )
+                found = self._check(item, extra, sub, depth + 1)
             if found is not None:
                 return found
         return None
@@ -213,12 +243,11 @@ class SchemaChecker:
     def _check_array(
         self, value: list[Any], schema: Mapping[str, Any], path: str, depth: int
     ) -> Problem | None:
-        if len(value) < schema.get("minItems", 0):
-            return Problem(path, f"must have at least {schema['minItems']} items, got {len(value)}")
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            return Problem(path, f"must have at most {schema['maxItems']} items, got {len(value)}")
+        found = _size_problem(schema, "Items", len(value), "items", path)
+        if found is not None:
+            return found
         items = schema.get("items")
-        if isinstance(items, dict):
+        if isinstance(items, Mapping):
             for index, item in enumerate(value):
                 found = self._check(item, items, f"{path}[{index}]", depth + 1)
                 if found is not None:
@@ -226,8 +255,27 @@ class SchemaChecker:
         return None
 
 
+def _size_problem(
+    schema: Mapping[str, Any], keyword: str, size: int, unit: str, path: str
+) -> Problem | None:
+    """``min<keyword>``/``max<keyword>`` (``Length``, ``Items``) against a size."""
+    low = integer_keyword(schema, f"min{keyword}")
+    if low is not None and size < low:
+        return Problem(path, f"must have at least {low} {unit}, got {size}")
+    high = integer_keyword(schema, f"max{keyword}")
+    if high is not None and size > high:
+        return Problem(path, f"must have at most {high} {unit}, got {size}")
+    return None
+
+
+def _list(schema: Mapping[str, Any], keyword: str) -> list[Any]:
+    value = schema.get(keyword)
+    return value if isinstance(value, list) else []
+
+
 def _allows_null(properties: Mapping[str, Any], name: str) -> bool:
-    kind = properties.get(name, {}).get("type")
+    prop = properties.get(name)
+    kind = prop.get("type") if isinstance(prop, Mapping) else None
     return kind is None or kind == "null" or (isinstance(kind, list) and "null" in kind)
 
 

@@ -23,6 +23,7 @@ Example::
 from ._engine import Engine
 from ._errors import GraphInvalid, InvalidNodeArgs
 from ._impl import NodeContext, NodeImpl, ResultNodeImpl, StreamingNodeImpl
+from ._limits import Limits
 from ._openai import OpenAITextBackend
 from ._plan import Plan
 from ._text import TextGenerator, generate_text
@@ -31,6 +32,7 @@ __all__ = [
     "Engine",
     "GraphInvalid",
     "InvalidNodeArgs",
+    "Limits",
     "NodeContext",
     "NodeImpl",
     "OpenAITextBackend",

@@ -4,17 +4,25 @@ Text comes from the engine's ``TextGenerator`` (deterministic: the same node kin
 give the same text), JSON from ``json_schema`` (see ``_jsongen``). Streaming nodes yield one delta
 per token; nodes with several choices interleave them round-robin, as ``array.item`` deltas.
 ``RunPython`` is refused with a node error: the engine never unpickles code.
+
+Nothing here holds the loop for long: JSON is built on a budget (``Limits.json_steps`` and
+``json_bytes`` per node, over all its choices or prompts) by a walk that pauses every few hundred
+steps, and the batch nodes give the loop a turn between prompts (their count is capped by
+``Limits.max_batch_prompts`` when the arguments are checked).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from itertools import zip_longest
 from typing import Any, Final
 
+from ._budget import Budget, drive
 from ._errors import InvalidNodeArgs
 from ._impl import NodeContext, NodeImpl
-from ._jsongen import delta_chunks, generate_json
+from ._jsongen import JsonGenerator, delta_chunks
+from ._limits import Limits
 from ._text import DEFAULT_MAX_TOKENS, TextGenerator, seed_of
 
 __all__ = ["builtin_impls"]
@@ -27,9 +35,9 @@ _MODEL_NODES: Final = (
 )
 
 
-def builtin_impls(text: TextGenerator) -> dict[str, NodeImpl]:
+def builtin_impls(text: TextGenerator, limits: Limits) -> dict[str, NodeImpl]:
     """Every built-in node kind's implementation, generating text with ``text``."""
-    nodes = _Builtins(text)
+    nodes = _Builtins(text, limits)
     impls: dict[str, NodeImpl] = {
         "Box": _box,
         "If": _if,
@@ -68,8 +76,9 @@ async def _if(args: dict[str, Any], context: NodeContext) -> dict[str, Any]:
 
 
 class _Builtins:
-    def __init__(self, text: TextGenerator) -> None:
+    def __init__(self, text: TextGenerator, limits: Limits) -> None:
         self._text = text
+        self._limits = limits
 
     async def compute_text(
         self, args: dict[str, Any], context: NodeContext
@@ -87,13 +96,14 @@ class _Builtins:
     async def compute_json(
         self, args: dict[str, Any], context: NodeContext
     ) -> AsyncIterator[dict[str, Any]]:
-        for chunk in delta_chunks(self._json(context.kind, args, 0)):
+        (value,) = await self._json(context.kind, args, 1)
+        for chunk in delta_chunks(value):
             yield {"json_object": chunk}
 
     async def multi_compute_json(
         self, args: dict[str, Any], context: NodeContext
     ) -> AsyncIterator[dict[str, Any]]:
-        values = [self._json(context.kind, args, i) for i in range(_choices(args))]
+        values = await self._json(context.kind, args, _choices(args))
         for index, chunk in _round_robin([delta_chunks(v) for v in values]):
             yield {"choices": _item(index, {"json_object": chunk})}
 
@@ -104,7 +114,7 @@ class _Builtins:
         count = _choices(args)
         choices: list[Iterator[dict[str, Any]]]
         if args.get("json_schema") is not None:
-            values = [self._json(context.kind, args, i) for i in range(count)]
+            values = await self._json(context.kind, args, count)
             choices = [({"json_object": c} for c in delta_chunks(v)) for v in values]
         else:
             choices = [
@@ -117,25 +127,23 @@ class _Builtins:
     async def batch_compute_text(
         self, args: dict[str, Any], context: NodeContext
     ) -> dict[str, Any]:
-        prompts = args.get("prompts") or []
-        outputs = [
-            {
-                "text": "".join(
-                    self._text_chunks(context.kind, {**args, "prompts": None, "prompt": p}, 0)
-                )
-            }
-            for p in prompts
-        ]
+        outputs = []
+        for prompt in args.get("prompts") or []:
+            one = {**args, "prompts": None, "prompt": prompt}
+            outputs.append({"text": "".join(self._text_chunks(context.kind, one, 0))})
+            await asyncio.sleep(0)  # a turn for the loop between prompts
         return {"outputs": outputs}
 
     async def batch_compute_json(
         self, args: dict[str, Any], context: NodeContext
     ) -> dict[str, Any]:
-        prompts = args.get("prompts") or []
-        outputs = [
-            {"json_object": self._json(context.kind, {**args, "prompts": None, "prompt": p}, 0)}
-            for p in prompts
-        ]
+        generator = self._json_generator(args)
+        outputs = []
+        for prompt in args.get("prompts") or []:
+            seed = seed_of(context.kind, {**args, "prompts": None, "prompt": prompt}, 0)
+            value = await drive(generator.value(str(prompt or ""), seed))
+            outputs.append({"json_object": value})
+            await asyncio.sleep(0)
         return {"outputs": outputs}
 
     def _text_chunks(self, kind: str, args: dict[str, Any], choice: int) -> Iterator[str]:
@@ -150,12 +158,15 @@ class _Builtins:
         for _, chunk in zip(range(budget - 1), chunks, strict=False):
             yield chunk
 
-    def _json(self, kind: str, args: dict[str, Any], choice: int) -> Any:
-        schema = args.get("json_schema") or {}
+    async def _json(self, kind: str, args: dict[str, Any], count: int) -> list[Any]:
+        """``count`` values for the node's ``json_schema`` (one per choice), on one budget."""
+        generator = self._json_generator(args)
         prompt = str(args.get("prompt") or "")
-        return generate_json(
-            schema, text=self._text, prompt=prompt, seed=seed_of(kind, args, choice)
-        )
+        return [await drive(generator.value(prompt, seed_of(kind, args, i))) for i in range(count)]
+
+    def _json_generator(self, args: dict[str, Any]) -> JsonGenerator:
+        budget = Budget("json_schema", steps=self._limits.json_steps, size=self._limits.json_bytes)
+        return JsonGenerator(args.get("json_schema") or {}, self._text, budget)
 
 
 def _choices(args: dict[str, Any]) -> int:

@@ -58,7 +58,8 @@ class Trace(msgspec.Struct, frozen=True, tag_field="type", tag="trace"):
 
 
 class Concat(msgspec.Struct, frozen=True, tag_field="type", tag="string-concat"):
-    """The items joined as strings."""
+    """The items joined as strings; an item's ``val`` is literal text (the SDK puts a future in
+    ``future_id``, never inside ``val``)."""
 
     items: list[Source]
 
@@ -95,12 +96,19 @@ class FutureSpec(msgspec.Struct, frozen=True):
 
 
 class NodeSpec(msgspec.Struct, frozen=True):
-    """A node as sent: its kind (``node``), arguments, and whether ``graph.result`` shows it."""
+    """A node as sent: its kind (``node``), arguments, and whether ``graph.result`` shows it.
+
+    The SDK sends a node's options either here (``Node(..., _cache_age=60)``) or, passed as
+    plain keywords (``Node(..., cache_age=60)``), among its ``args``.
+    """
 
     id: str
     node: str
     args: dict[str, Any] = {}
     visible: bool = msgspec.field(default=False, name="_should_output_globally")
+    cache_age: int | None = msgspec.field(default=None, name="_cache_age")
+    cache_keys: list[str] | None = msgspec.field(default=None, name="_cache_keys")
+    max_retries: int | None = msgspec.field(default=None, name="_max_retries")
 
 
 class Dag(msgspec.Struct, frozen=True):

@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 
 from .._events import Event
 from ._builtins import builtin_impls
+from ._cache import ResultCache
 from ._impl import NodeImpl
+from ._limits import Limits
 from ._plan import Plan, build_plan
 from ._run import run_plan
 from ._text import TextGenerator, generate_text
@@ -30,10 +32,15 @@ class Engine:
     deltas and ``array.item`` chunks) from a deterministic word generator, not a language model:
     the same node kind and arguments always give the same output.
 
+    Graphs are a stranger's programs: ``limits`` bounds what one may ask (its size before it
+    runs, what its nodes build while they run), and the engine keeps one result cache, shared
+    by its runs, for nodes sent with ``cache_age``.
+
     Args:
         chunk_delay: seconds to wait after each delta a node streams, so a local stream paces like
             a remote one (0 in tests).
         text_generator: makes the built-in nodes' text; the default is plain seeded words.
+        limits: the bounds on each graph and run; the defaults suit a server open to clients.
 
     Example:
         >>> engine = Engine()
@@ -43,12 +50,18 @@ class Engine:
     """
 
     def __init__(
-        self, *, chunk_delay: float = 0.0, text_generator: TextGenerator = generate_text
+        self,
+        *,
+        chunk_delay: float = 0.0,
+        text_generator: TextGenerator = generate_text,
+        limits: Limits | None = None,
     ) -> None:
         if chunk_delay < 0:
             raise ValueError(f"chunk_delay must be >= 0, got {chunk_delay}")
         self._chunk_delay = chunk_delay
-        self._impls: dict[str, NodeImpl] = builtin_impls(text_generator)
+        self.limits = Limits() if limits is None else limits
+        self._impls: dict[str, NodeImpl] = builtin_impls(text_generator, self.limits)
+        self._cache = ResultCache(entries=self.limits.cache_entries, size=self.limits.cache_bytes)
 
     def register(self, kind: str, impl: NodeImpl) -> None:
         """Run nodes of ``kind`` with ``impl`` (replacing a built-in one, if any).
@@ -85,15 +98,21 @@ class Engine:
         change it.
 
         Raises:
-            GraphInvalid: what is wrong, before anything has run.
+            GraphInvalid: what is wrong, before anything has run (over ``limits`` included).
         """
-        return build_plan(dag, dict(self._impls))
+        return build_plan(dag, dict(self._impls), self.limits)
 
     def execute(self, plan: Plan) -> AsyncGenerator[Event, None]:
         """Run a plan: ``NodeDelta``, ``NodeResult`` and ``NodeError`` events as they happen, then
         one ``GraphResult``.
 
-        Independent nodes run concurrently, each in its own task on the running loop. Closing the
-        iterator (``aclose``) or cancelling its consumer cancels every node still running.
+        Independent nodes run concurrently, each in its own task on the running loop, up to
+        ``limits.max_running_nodes`` at once. Closing the iterator (``aclose``) or cancelling its
+        consumer cancels every node still running.
         """
-        return run_plan(plan, chunk_delay=self._chunk_delay)
+        return run_plan(
+            plan,
+            chunk_delay=self._chunk_delay,
+            max_running=self.limits.max_running_nodes,
+            cache=self._cache,
+        )

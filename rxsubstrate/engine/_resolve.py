@@ -23,7 +23,7 @@ import msgspec
 
 from ._dag import Concat, Directive, Format, Jinja, Jq, Source, Trace, placeholder_id
 from ._errors import InvalidNodeArgs
-from ._schema import describe
+from ._messages import clip, describe
 
 __all__ = ["MissingExtra", "Resolver", "check_literals", "directive_name"]
 
@@ -88,10 +88,12 @@ class Resolver:
                 self._values[future_id] = self._compute(directive)
             except _Failed as exc:
                 raise InvalidNodeArgs(
-                    f"future {future_id} ({directive_name(directive)}): {exc}"
+                    f"future {clip(future_id)} ({directive_name(directive)}): {exc}"
                 ) from None
             except RecursionError:
-                raise InvalidNodeArgs(f"future {future_id}: futures nest too deeply") from None
+                raise InvalidNodeArgs(
+                    f"future {clip(future_id)}: futures nest too deeply"
+                ) from None
         return self._values[future_id]
 
     def _compute(self, directive: Directive) -> Any:
@@ -141,16 +143,18 @@ class Resolver:
             key = self.future(op.future_id) if op.future_id is not None else op.key
             if op.accessor == "attr":
                 if not isinstance(value, dict) or not isinstance(key, str) or key not in value:
-                    raise _Failed(f"{path} has no attribute {describe(key)} ({_shape(value)})")
+                    raise _Failed(
+                        f"{clip(path)} has no attribute {describe(key)} ({_shape(value)})"
+                    )
                 value, path = value[key], f"{path}.{key}"
             elif isinstance(value, list) and isinstance(key, int) and not isinstance(key, bool):
                 if not -len(value) <= key < len(value):
-                    raise _Failed(f"index {key} is out of range for {path} ({_shape(value)})")
+                    raise _Failed(f"index {key} is out of range for {clip(path)} ({_shape(value)})")
                 value, path = value[key], f"{path}[{key}]"
             elif isinstance(value, dict) and isinstance(key, str) and key in value:
                 value, path = value[key], f"{path}[{key!r}]"
             else:
-                raise _Failed(f"{path} has no item {describe(key)} ({_shape(value)})")
+                raise _Failed(f"{clip(path)} has no item {describe(key)} ({_shape(value)})")
         return value
 
 
@@ -193,12 +197,14 @@ def _fail_on(errors: tuple[type[BaseException], ...], compute: Callable[[], Any]
     try:
         return compute()
     except errors as exc:
-        raise _Failed(f"{type(exc).__name__}: {exc}") from None
+        if isinstance(exc, KeyError):  # a format field naming what its variables lack
+            raise _Failed(f"no value for {describe(exc.args[0] if exc.args else None)}") from None
+        raise _Failed(f"{type(exc).__name__}: {clip(str(exc), 200)}") from None
 
 
 def _shape(value: Any) -> str:
     if isinstance(value, dict):
-        keys = ", ".join(list(value)[:10])
+        keys = ", ".join(clip(key) for key in list(value)[:10])
         return f"an object with keys: {keys}" if keys else "an empty object"
     if isinstance(value, list):
         return f"a list of {len(value)} items"

@@ -1,19 +1,27 @@
-"""One run of a plan: node tasks started as their dependencies finish, events in a bounded queue.
+"""One run of a plan: node tasks started as their inputs are ready, events in a bounded queue.
 
-Each node runs in its own asyncio task, started the moment every node it depends on has
-succeeded, so independent nodes run concurrently. Tasks put their deltas and their outcome on one
-queue (bounded, so a slow consumer slows the nodes rather than growing a buffer); the ``events``
-generator, the only reader, turns outcomes into ``node.result``/``node.error``, fails the dependents
-of a failed node with ``dependency_error`` at once, and starts what became ready. The generator owns
-every task: when it ends, however it ends (``aclose``, cancellation of its consumer), it cancels
-and awaits the tasks still running.
+Each node runs in its own asyncio task, started once everything it reads has been computed, so
+independent nodes run concurrently, up to ``max_running`` tasks at once per run; the rest wait
+their turn in graph order and start as running ones finish. Tasks put their deltas and their
+outcome on one queue (bounded, so a slow consumer slows the nodes rather than growing a buffer);
+the ``events`` generator, the only reader, turns outcomes into ``node.result``/``node.error``,
+fails the nodes downstream of a failed node with ``dependency_error`` at once, and starts what
+became ready. Readiness is tracked over the plan's graph of nodes and futures, each edge counted
+once per run. The generator owns every task: when it ends, however it ends (``aclose``,
+cancellation of its consumer), it cancels and awaits the tasks still running.
+
+A node's options are honoured here: with ``cache_age`` its output may come from the engine's
+``ResultCache`` (as a ``node.result`` with no deltas); with ``max_retries`` an implementation
+that fails with an ``api_error`` before streaming any delta runs again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import inspect
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Final
 
@@ -21,14 +29,18 @@ import msgspec
 
 from .._events import ErrorData, Event, GraphResult, NodeDelta, NodeError, NodeResult
 from .._output_builder import OutputBuilder
+from ._cache import ResultCache
 from ._errors import InvalidNodeArgs
 from ._impl import NodeContext
-from ._plan import Plan, PlannedNode, args_problem
+from ._messages import clip
+from ._plan import Plan, PlannedNode, Schedule, args_problem
 from ._resolve import Resolver
 
 __all__ = ["run_plan"]
 
 _QUEUE_SIZE: Final = 64
+_WAITING, _STARTED, _DONE, _LOST = range(4)
+_log = logging.getLogger("rxsubstrate.engine")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -37,11 +49,20 @@ class _Outcome:
     result: dict[str, Any] | ErrorData
 
 
-async def run_plan(plan: Plan, *, chunk_delay: float) -> AsyncGenerator[Event, None]:
+@dataclasses.dataclass(slots=True)
+class _Progress:
+    """How far one attempt of a node got: once a delta is out, it cannot be retried."""
+
+    streamed: bool = False
+
+
+async def run_plan(
+    plan: Plan, *, chunk_delay: float, max_running: int, cache: ResultCache
+) -> AsyncGenerator[Event, None]:
     """Run ``plan`` and yield its events as they happen; ``GraphResult`` comes last."""
-    run = _Run(plan, chunk_delay)
+    run = _Run(plan, chunk_delay, max_running, cache)
     try:
-        run.start_ready(tuple(plan.nodes))
+        run.launch()
         while run.running:
             message = await run.queue.get()
             if isinstance(message, NodeDelta):
@@ -54,68 +75,124 @@ async def run_plan(plan: Plan, *, chunk_delay: float) -> AsyncGenerator[Event, N
         await run.cancel()
 
 
+class _Waits:
+    """What each vertex of a schedule still waits for, in one run."""
+
+    def __init__(self, schedule: Schedule) -> None:
+        self._readers = schedule.readers
+        self._nodes = len(schedule.node_ids)
+        self._left = list(schedule.needs)
+        self._state = bytearray(len(self._left))
+
+    def first(self) -> list[int]:
+        """The nodes ready at the start (after the futures that read nothing), in graph order."""
+        for vertex in range(self._nodes, len(self._left)):
+            if self._left[vertex] == 0 and self._state[vertex] == _WAITING:
+                self._state[vertex] = _DONE
+                self._release(vertex, into=None)
+        ready = [v for v in range(self._nodes) if self._left[v] == 0]
+        for vertex in ready:
+            self._state[vertex] = _STARTED
+        return ready
+
+    def succeeded(self, node: int) -> list[int]:
+        """The nodes that ``node``'s success made ready."""
+        self._state[node] = _DONE
+        ready: list[int] = []
+        self._release(node, into=ready)
+        return ready
+
+    def _release(self, vertex: int, into: list[int] | None) -> None:
+        stack = [vertex]
+        while stack:
+            for reader in self._readers[stack.pop()]:
+                self._left[reader] -= 1
+                if self._left[reader] or self._state[reader] != _WAITING:
+                    continue
+                if reader >= self._nodes:
+                    self._state[reader] = _DONE  # a future whose inputs are all computed
+                    stack.append(reader)
+                elif into is not None:
+                    self._state[reader] = _STARTED
+                    into.append(reader)
+
+    def failed(self, node: int) -> list[tuple[int, int]]:
+        """The nodes that can no longer run because ``node`` failed, each with the failed node
+        it reads through (``node`` itself, or one of these), nearest first."""
+        self._state[node] = _LOST
+        lost: list[tuple[int, int]] = []
+        frontier = collections.deque([(node, node)])
+        while frontier:
+            vertex, through = frontier.popleft()
+            for reader in self._readers[vertex]:
+                if self._state[reader] != _WAITING:
+                    continue  # already lost through another input
+                self._state[reader] = _LOST
+                if reader < self._nodes:
+                    lost.append((reader, through))
+                    frontier.append((reader, reader))
+                else:
+                    frontier.append((reader, through))
+        return lost
+
+
 class _Run:
-    def __init__(self, plan: Plan, chunk_delay: float) -> None:
+    def __init__(
+        self, plan: Plan, chunk_delay: float, max_running: int, cache: ResultCache
+    ) -> None:
         self.plan = plan
         self.queue: asyncio.Queue[NodeDelta | _Outcome] = asyncio.Queue(_QUEUE_SIZE)
         self.running: dict[str, asyncio.Task[None]] = {}
         self._chunk_delay = chunk_delay
-        self._waiting = {node.id: set(node.depends_on) for node in plan.nodes.values()}
+        self._max_running = max_running
+        self._cache = cache
+        self._ids = plan.schedule.node_ids
+        self._vertex = {node_id: vertex for vertex, node_id in enumerate(self._ids)}
+        self._waits = _Waits(plan.schedule)
+        self._ready = collections.deque(self._waits.first())
         self._outputs: dict[str, dict[str, Any]] = {}
         self._errors: dict[str, ErrorData] = {}
-        self._root_cause: dict[str, str] = {}
         self._resolver = Resolver(plan.futures, self._outputs)
 
-    def start_ready(self, candidates: tuple[str, ...]) -> None:
-        """Start every candidate whose dependencies all succeeded."""
-        for node_id in candidates:
-            if node_id in self._waiting and not self._waiting[node_id]:
-                del self._waiting[node_id]
-                node = self.plan.nodes[node_id]
-                self.running[node_id] = asyncio.create_task(
-                    self._run_node(node), name=f"rxsubstrate node {node_id}"
-                )
+    def launch(self) -> None:
+        """Start ready nodes, in graph order, while fewer than ``max_running`` run."""
+        while self._ready and len(self.running) < self._max_running:
+            node = self.plan.nodes[self._ids[self._ready.popleft()]]
+            self.running[node.id] = asyncio.create_task(
+                self._run_node(node), name=f"rxsubstrate node {clip(node.id)}"
+            )
 
     def settle(self, outcome: _Outcome) -> list[Event]:
         """The events one finished node causes, after starting the nodes it made ready."""
         node_id, result = outcome.node_id, outcome.result
         del self.running[node_id]
+        vertex = self._vertex[node_id]
         if isinstance(result, ErrorData):
-            return [
-                NodeError(node_id=node_id, data=result),
-                *self._fail_dependents(node_id, result),
-            ]
-        self._outputs[node_id] = result
-        dependents = self.plan.dependents[node_id]
-        for dependent in dependents:
-            # A dependent that already failed through another dependency is no longer waiting.
-            if dependent in self._waiting:
-                self._waiting[dependent].discard(node_id)
-        self.start_ready(dependents)
-        return [NodeResult(node_id=node_id, data=result)]
+            self._errors[node_id] = result
+            events: list[Event] = [NodeError(node_id=node_id, data=result)]
+            events += self._fail_downstream(vertex, result)
+        else:
+            self._outputs[node_id] = result
+            self._ready.extend(self._waits.succeeded(vertex))
+            events = [NodeResult(node_id=node_id, data=result)]
+        self.launch()
+        return events
 
-    def _fail_dependents(self, node_id: str, error: ErrorData) -> list[Event]:
-        self._errors[node_id] = error
-        self._root_cause[node_id] = node_id
+    def _fail_downstream(self, vertex: int, error: ErrorData) -> list[Event]:
+        root = self._ids[vertex]
         events: list[Event] = []
-        frontier = [node_id]
-        while frontier:
-            failed = frontier.pop(0)
-            root = self._root_cause[failed]
-            for dependent in self.plan.dependents[failed]:
-                if dependent not in self._waiting:
-                    continue  # already failed through another dependency
-                del self._waiting[dependent]
-                reason = self._errors[root].message
-                if failed == root:
-                    message = f"dependency {failed!r} failed: {reason}"
-                else:
-                    message = f"dependency {failed!r} did not run because {root!r} failed: {reason}"
-                error = ErrorData(type="dependency_error", message=message)
-                self._errors[dependent] = error
-                self._root_cause[dependent] = root
-                events.append(NodeError(node_id=dependent, data=error))
-                frontier.append(dependent)
+        for lost, through in self._waits.failed(vertex):
+            via = self._ids[through]
+            if via == root:
+                message = f"dependency {clip(via)!r} failed: {error.message}"
+            else:
+                message = (
+                    f"dependency {clip(via)!r} did not run because {clip(root)!r} failed:"
+                    f" {error.message}"
+                )
+            failure = ErrorData(type="dependency_error", message=message)
+            self._errors[self._ids[lost]] = failure
+            events.append(NodeError(node_id=self._ids[lost], data=failure))
         return events
 
     def graph_result(self) -> GraphResult:
@@ -152,9 +229,47 @@ class _Run:
             problem = args_problem(args, node.schema, lambda _value: False)
             if problem is not None:
                 raise InvalidNodeArgs(f"{problem} (once its futures were resolved)")
+        options = node.options
+        if not options.cache_age:
+            return await self._attempts(node, args)
+        key = ResultCache.key(node.impl, node.kind, args, options.cache_keys)
+        cached = self._cache.get(key, options.cache_age)
+        if cached is not None:
+            return cached
+        output = await self._attempts(node, args)
+        self._cache.put(key, output)
+        return output
+
+    async def _attempts(self, node: PlannedNode, args: dict[str, Any]) -> dict[str, Any]:
+        """The implementation's output, retried up to ``max_retries`` times while it fails with
+        an ``api_error`` before streaming anything (a delta sent cannot be taken back)."""
+        attempt = 0
+        while True:
+            progress = _Progress()
+            try:
+                return await self._call(node, args, progress)
+            except InvalidNodeArgs:
+                raise
+            except Exception as exc:  # the user's implementation, as in _run_node
+                if progress.streamed or attempt >= node.options.max_retries:
+                    raise
+                attempt += 1
+                # Each attempt gets its own copy of the arguments, whatever the last one did.
+                args = self._resolver.resolve(node.args)
+                _log.debug(
+                    "%s: attempt %d of %d failed, retrying: %s",
+                    clip(node.id),
+                    attempt,
+                    node.options.max_retries + 1,
+                    clip(_message(exc)),
+                )
+
+    async def _call(
+        self, node: PlannedNode, args: dict[str, Any], progress: _Progress
+    ) -> dict[str, Any]:
         result = node.impl(args, NodeContext(node_id=node.id, kind=node.kind))
         if isinstance(result, AsyncIterator):
-            return await self._stream(node, result)
+            return await self._stream(node, result, progress)
         if inspect.isawaitable(result):
             return msgspec.json.decode(_encode(await result, node, "its output"))  # type: ignore[no-any-return]
         raise TypeError(
@@ -162,7 +277,9 @@ class _Run:
             " async generator function (streaming) or an async function (whole result)"
         )
 
-    async def _stream(self, node: PlannedNode, deltas: AsyncIterator[Any]) -> dict[str, Any]:
+    async def _stream(
+        self, node: PlannedNode, deltas: AsyncIterator[Any], progress: _Progress
+    ) -> dict[str, Any]:
         output = OutputBuilder()
         try:
             async for delta in deltas:
@@ -170,6 +287,7 @@ class _Run:
                 # objects; the builder copies what it keeps, so the event may share the data.
                 data = msgspec.json.decode(_encode(delta, node, "a delta"))
                 output.apply(data)
+                progress.streamed = True
                 await self.queue.put(NodeDelta(node_id=node.id, data=data))
                 await asyncio.sleep(self._chunk_delay)
         finally:

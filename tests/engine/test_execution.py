@@ -12,7 +12,7 @@ import pytest
 from substrate import Box, ComputeText
 
 from rxsubstrate import ErrorData, Event, GraphResult, NodeDelta, NodeError, NodeResult
-from rxsubstrate.engine import Engine, InvalidNodeArgs, NodeContext
+from rxsubstrate.engine import Engine, InvalidNodeArgs, Limits, NodeContext
 
 from .graphs import graph, node, ref, run, serialize, trace
 
@@ -371,3 +371,65 @@ async def test_a_node_with_one_failed_and_one_later_dependency_fails_once() -> N
         ("NodeResult", "slow"),
         ("GraphResult", None),
     ]
+
+
+async def test_a_run_keeps_at_most_max_running_nodes_and_starts_more_as_they_finish() -> None:
+    # Before, every ready node started at once (30 clients x 1000 nodes: 30,000 tasks).
+    engine = Engine(limits=Limits(max_running_nodes=3))
+    batch = asyncio.Barrier(3)  # three at once must run together, or this times out
+    running: list[str] = []
+    peak = 0
+
+    @engine.node("Hold")
+    async def hold(args: dict[str, Any], context: NodeContext) -> dict[str, Any]:
+        nonlocal peak
+        running.append(context.node_id)
+        peak = max(peak, len(running))
+        await asyncio.wait_for(batch.wait(), WAIT)
+        running.remove(context.node_id)
+        return {"held": True}
+
+    dag = graph(*[node(f"h{i}", "Hold") for i in range(9)])
+    events = await run(engine, dag)
+    assert set(by_kind(events, NodeResult)) == {f"h{i}" for i in range(9)}
+    assert peak == 3
+
+
+async def test_the_default_bound_on_running_nodes() -> None:
+    engine = Engine()
+    running = 0
+    peak = 0
+    release = asyncio.Event()
+
+    @engine.node("Hold")
+    async def hold(args: dict[str, Any], context: NodeContext) -> dict[str, Any]:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        if peak == engine.limits.max_running_nodes:
+            release.set()
+        await asyncio.wait_for(release.wait(), WAIT)
+        running -= 1
+        return {}
+
+    await run(engine, graph(*[node(f"h{i}", "Hold") for i in range(100)]))
+    assert peak == engine.limits.max_running_nodes == 32
+
+
+async def test_ready_nodes_start_in_graph_order_as_room_frees() -> None:
+    engine = Engine(limits=Limits(max_running_nodes=1))
+    started: list[str] = []
+
+    @engine.node("Note")
+    async def note(args: dict[str, Any], context: NodeContext) -> dict[str, Any]:
+        started.append(context.node_id)
+        return {}
+
+    dag = graph(
+        node("c", "Note", after=ref("fa")),
+        node("a", "Note"),
+        node("b", "Note"),
+        futures=(trace("fa", "a"),),
+    )
+    await run(engine, dag)
+    assert started == ["a", "b", "c"]

@@ -10,6 +10,7 @@ def test_engine_all() -> None:
         "Engine",
         "GraphInvalid",
         "InvalidNodeArgs",
+        "Limits",
         "NodeContext",
         "NodeImpl",
         "OpenAITextBackend",
@@ -22,5 +23,5 @@ def test_engine_all() -> None:
 
 
 def test_public_classes_say_where_to_import_them_from() -> None:
-    for name in ("Engine", "GraphInvalid", "InvalidNodeArgs", "NodeContext", "Plan"):
+    for name in ("Engine", "GraphInvalid", "InvalidNodeArgs", "Limits", "NodeContext", "Plan"):
         assert getattr(rxsubstrate.engine, name).__module__ == "rxsubstrate.engine"

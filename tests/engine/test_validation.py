@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from substrate import Box, ComputeText, GenerateImage, sb
 
-from rxsubstrate import SubstrateError
+from rxsubstrate import ErrorData, NodeError, SubstrateError
 from rxsubstrate.engine import Engine, GraphInvalid
+from rxsubstrate.engine._openapi import input_schema, known_kinds, load_openapi
+from rxsubstrate.engine._schema import resolve_ref
 
-from .graphs import graph, node, ref, serialize, trace
+from .graphs import graph, json_values, node, ref, run, serialize, trace
 
 
 def rejected(dag: Any, engine: Engine | None = None) -> str:
@@ -164,9 +169,85 @@ def test_argument_outside_its_enum() -> None:
     assert message.endswith('got "gpt-2"')
 
 
-def test_unknown_argument() -> None:
-    message = rejected(graph(node("t", "ComputeText", prompt="hi", temprature=0.1)))
-    assert message.startswith("t: unknown argument 'temprature' (accepted: prompt, ")
+def test_unknown_arguments_are_ignored_with_a_debug_line(caplog: pytest.LogCaptureFixture) -> None:
+    # The reference's input schemas allow more properties, and the SDK sends more (its own
+    # mixture-of-agents example passes cache_age= with the arguments); the node runs without.
+    engine = Engine()
+    with caplog.at_level(logging.DEBUG, logger="rxsubstrate.engine"):
+        plan = engine.prepare(graph(node("t", "ComputeText", prompt="hi", temprature=0.1)))
+    assert "temprature" not in plan.nodes["t"].args
+    (record,) = [r for r in caplog.records if "temprature" in r.getMessage()]
+    assert record.name == "rxsubstrate.engine"
+    assert record.levelno == logging.DEBUG
+    assert record.getMessage() == (
+        "t: ignoring 1 argument(s) ComputeText does not take: 'temprature'"
+    )
+
+
+BIG = 2.0**53
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"temperature": BIG}, "argument 'temperature' must be <= 1, got 9007199254740992.0"),
+        ({"temperature": -1e300}, "argument 'temperature' must be >= 0, got -1e300"),
+        ({"max_tokens": 1e300}, None),
+        ({"max_tokens": BIG}, None),
+        ({"max_tokens": 10**30}, None),
+        ({"max_tokens": 0}, "argument 'max_tokens' must be >= 1, got 0"),
+        ({"max_tokens": -5}, "argument 'max_tokens' must be >= 1, got -5"),
+        ({"max_tokens": 1.5}, "argument 'max_tokens' must be an integer, got 1.5"),
+    ],
+)
+def test_numbers_at_the_edge_of_json(args: dict[str, Any], message: str | None) -> None:
+    # Before, any float of 2**53 or more gave KeyError: 'exclusiveMinimum' (a 500).
+    dag = graph(node("t", "ComputeText", prompt="hi", **args))
+    if message is None:
+        Engine().prepare(dag)
+    else:
+        assert rejected(dag) == f"t: {message}"
+
+
+async def test_max_tokens_below_one_from_a_future_fails_the_node() -> None:
+    dag = graph(
+        node("zero", "Box", value=0),
+        node("t", "ComputeText", prompt="hi", max_tokens=ref("f")),
+        futures=(trace("f", "zero", ("attr", "value")),),
+    )
+    events = await run(Engine(), dag)
+    (error,) = [e for e in events if isinstance(e, NodeError)]
+    assert error.node_id == "t"
+    assert error.data == ErrorData(
+        "invalid_request_error",
+        "argument 'max_tokens' must be >= 1, got 0 (once its futures were resolved)",
+    )
+
+
+@st.composite
+def _node_args(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    kind = draw(st.sampled_from(sorted(known_kinds())))
+    schema = input_schema(kind)
+    assert schema is not None
+    names = sorted(resolve_ref(load_openapi(), schema).get("properties", {}))
+    keys = st.sampled_from(names) | st.text(max_size=4) if names else st.text(max_size=4)
+    return kind, draw(st.dictionaries(keys, json_values, max_size=5))
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind_and_args=_node_args())
+def test_any_arguments_to_any_node_give_a_plan_or_graph_invalid(
+    kind_and_args: tuple[str, dict[str, Any]],
+) -> None:
+    kind, args = kind_and_args
+    try:
+        Engine().prepare(graph(node("n", kind, **args)))
+    except GraphInvalid as exc:
+        message = exc.message
+    else:
+        return
+    assert message.startswith("n: ")
+    assert len(message) < 400
 
 
 def test_sdk_nulls_for_unset_optional_arguments_are_accepted() -> None:

@@ -21,7 +21,8 @@ class Limits:
         max_futures: futures in one graph.
         max_edges: explicit edges in one graph.
         max_future_depth: the longest chain of futures that read futures.
-        max_running_nodes: node tasks one run keeps at once; more start as these finish.
+        max_running_nodes: node tasks one run keeps at once; more start as these finish, in
+            graph order (implementations of your own that wait for one another must fit).
         max_batch_prompts: ``prompts`` of one ``BatchComputeText``/``BatchComputeJSON`` node.
         max_retries: the largest ``max_retries`` a node may ask for.
         json_steps: work steps the built-in JSON generator may take for one node (one step is

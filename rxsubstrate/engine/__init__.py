@@ -23,12 +23,13 @@ Example::
 from ._engine import Engine
 from ._errors import GraphInvalid, InvalidNodeArgs
 from ._impl import NodeContext, NodeImpl, ResultNodeImpl, StreamingNodeImpl
-from ._limits import Limits
+from ._limits import DirectiveLimits, Limits
 from ._openai import OpenAITextBackend
 from ._plan import Plan
 from ._text import TextGenerator, generate_text
 
 __all__ = [
+    "DirectiveLimits",
     "Engine",
     "GraphInvalid",
     "InvalidNodeArgs",

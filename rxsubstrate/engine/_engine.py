@@ -1,12 +1,14 @@
 """``Engine``: the registry of node implementations, and the two steps of a run.
 
-``prepare`` validates a serialized graph into a ``Plan`` (raising ``GraphInvalid`` before anything
-runs); ``execute`` runs a plan and yields its events. The server maps the first to HTTP 400 and
-writes the second as Server-Sent Events.
+``prepare`` (or ``prepare_async``, on an event loop) validates a serialized graph into a ``Plan``
+(raising ``GraphInvalid`` before anything runs); ``execute`` runs a plan and yields its events. The
+server maps the first to HTTP 400 and writes the second as Server-Sent Events. ``close`` (or
+``aclose``) stops the sandbox processes that evaluate jq and jinja directives.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Callable
 from typing import Any, TypeVar
 
@@ -14,9 +16,11 @@ from .._events import Event
 from ._builtins import builtin_impls
 from ._cache import ResultCache
 from ._impl import NodeImpl
-from ._limits import Limits
+from ._limits import DirectiveLimits, Limits
 from ._plan import Plan, build_plan
+from ._resolve import check_literals, check_literals_async
 from ._run import run_plan
+from ._sandbox import Sandbox
 from ._text import TextGenerator, generate_text
 
 __all__ = ["Engine"]
@@ -41,6 +45,13 @@ class Engine:
             a remote one (0 in tests).
         text_generator: makes the built-in nodes' text; the default is plain seeded words.
         limits: the bounds on each graph and run; the defaults suit a server open to clients.
+        directive_limits: the budget of every jq, jinja, format and string-concat directive
+            (time, memory, sizes); see ``DirectiveLimits`` for the defaults.
+
+    jq queries and jinja templates are compiled and evaluated in a small pool of sandbox
+    processes, started by the first graph that has one. ``close()`` (or ``await aclose()``)
+    stops them; an engine that is never closed stops them when it is garbage collected or at
+    exit, and a closed engine starts them again if it is used again.
 
     Example:
         >>> engine = Engine()
@@ -55,6 +66,7 @@ class Engine:
         chunk_delay: float = 0.0,
         text_generator: TextGenerator = generate_text,
         limits: Limits | None = None,
+        directive_limits: DirectiveLimits | None = None,
     ) -> None:
         if chunk_delay < 0:
             raise ValueError(f"chunk_delay must be >= 0, got {chunk_delay}")
@@ -62,6 +74,12 @@ class Engine:
         self.limits = Limits() if limits is None else limits
         self._impls: dict[str, NodeImpl] = builtin_impls(text_generator, self.limits)
         self._cache = ResultCache(entries=self.limits.cache_entries, size=self.limits.cache_bytes)
+        self._sandbox = Sandbox(directive_limits or DirectiveLimits())
+
+    @property
+    def directive_limits(self) -> DirectiveLimits:
+        """The budget of every directive this engine evaluates."""
+        return self._sandbox.limits
 
     def register(self, kind: str, impl: NodeImpl) -> None:
         """Run nodes of ``kind`` with ``impl`` (replacing a built-in one, if any).
@@ -94,13 +112,28 @@ class Engine:
     def prepare(self, dag: Any) -> Plan:
         """Validate a serialized graph (as ``Substrate.serialize`` makes it, decoded from JSON).
 
-        The plan keeps the implementations registered now; later ``register`` calls do not
-        change it.
+        Literal jq queries and jinja templates are compiled in the sandbox while this thread
+        waits (at most ``directive_limits.timeout`` each, once a sandbox process is free); on an
+        event loop, use ``prepare_async``. The plan keeps the implementations registered now;
+        later ``register`` calls do not change it.
 
         Raises:
             GraphInvalid: what is wrong, before anything has run (over ``limits`` included).
         """
-        return build_plan(dag, dict(self._impls), self.limits)
+        plan = build_plan(dag, dict(self._impls), self.limits)
+        check_literals(plan.futures, self._sandbox)
+        return plan
+
+    async def prepare_async(self, dag: Any) -> Plan:
+        """``prepare`` for code on an event loop: the directives compile in the sandbox while
+        the loop goes on serving (cancelling it stops them).
+
+        Raises:
+            GraphInvalid: what is wrong, before anything has run (over ``limits`` included).
+        """
+        plan = build_plan(dag, dict(self._impls), self.limits)
+        await check_literals_async(plan.futures, self._sandbox)
+        return plan
 
     def execute(self, plan: Plan) -> AsyncGenerator[Event, None]:
         """Run a plan: ``NodeDelta``, ``NodeResult`` and ``NodeError`` events as they happen, then
@@ -115,4 +148,16 @@ class Engine:
             chunk_delay=self._chunk_delay,
             max_running=self.limits.max_running_nodes,
             cache=self._cache,
+            sandbox=self._sandbox,
         )
+
+    def close(self) -> None:
+        """Stop the sandbox processes (blocking until they are gone; idempotent).
+
+        Directives still evaluating fail with ``api_error``; the engine stays usable.
+        """
+        self._sandbox.close()
+
+    async def aclose(self) -> None:
+        """``close`` without blocking the running loop."""
+        await asyncio.to_thread(self.close)

@@ -4,10 +4,11 @@ A graph is rejected (``GraphInvalid``) when it is not an object with a ``nodes``
 nodes, futures or edges than the engine's ``Limits``, has a malformed node, edge, future or
 directive, repeats a node or future id, names a missing node or future, has a cycle or a chain of
 futures deeper than the limit, uses a node kind the reference does not know, passes arguments that
-break the kind's input schema (or a ``json_schema`` no finite value satisfies), holds a jq query,
-jinja template or format string that does not compile, or uses a kind with no local
-implementation. Futures stand for values not known yet, so the argument check skips them; the
-executor checks the resolved arguments again.
+break the kind's input schema (or a ``json_schema`` no finite value satisfies), or uses a kind
+with no local implementation. Futures stand for values not known yet, so the argument check skips
+them; the executor checks the resolved arguments again. Literal jq queries, jinja templates and
+format strings are compiled after this, by the engine (``_resolve.check_literals``): jq and jinja
+compile in its sandbox processes, off the event loop.
 
 The work is linear in the size of the graph (nodes, futures, edges and the references between
 them): the graph of references is indexed once, ordered once (Kahn's algorithm, which also finds
@@ -40,7 +41,6 @@ from ._jsongen import schema_problem
 from ._limits import Limits
 from ._messages import clip
 from ._openapi import input_schema, known_kinds, load_openapi
-from ._resolve import MissingExtra, check_literals, directive_name
 from ._schema import SchemaChecker, resolve_ref
 
 __all__ = ["NodeOptions", "Plan", "PlannedNode", "Schedule", "args_problem", "build_plan"]
@@ -138,8 +138,6 @@ def build_plan(raw: Any, impls: Mapping[str, NodeImpl], limits: Limits) -> Plan:
             )
     graph = _References(nodes, futures, _edges(dag.edges, nodes))
     graph.check_order(limits.max_future_depth)
-    for future_id, directive in futures.items():
-        _compile_literals(future_id, directive)
     planned = {node.id: _plan_node(node, impls, limits) for node in dag.nodes}
     return Plan(nodes=planned, futures=futures, schedule=graph.schedule())
 
@@ -316,19 +314,6 @@ def _refuse_placeholders_in_concat(future_id: str, directive: Directive) -> None
                 f"future {clip(future_id)}: string-concat item #{index} has future"
                 f" {clip(inner)} inside its 'val'; a future goes in the item's 'future_id'"
             )
-
-
-def _compile_literals(future_id: str, directive: Directive) -> None:
-    """Templates, format strings and queries given literally must compile now, not mid-run."""
-    try:
-        check_literals(directive)
-    except MissingExtra as exc:
-        raise GraphInvalid(f"future {clip(future_id)}: {exc}") from None
-    except ValueError as exc:
-        name = directive_name(directive)
-        raise GraphInvalid(
-            f"future {clip(future_id)}: the {name} directive does not compile: {exc}"
-        ) from None
 
 
 def _plan_node(node: NodeSpec, impls: Mapping[str, NodeImpl], limits: Limits) -> PlannedNode:

@@ -35,6 +35,7 @@ from ._impl import NodeContext
 from ._messages import clip
 from ._plan import Plan, PlannedNode, Schedule, args_problem
 from ._resolve import Resolver
+from ._sandbox import Sandbox
 
 __all__ = ["run_plan"]
 
@@ -57,10 +58,13 @@ class _Progress:
 
 
 async def run_plan(
-    plan: Plan, *, chunk_delay: float, max_running: int, cache: ResultCache
+    plan: Plan, *, chunk_delay: float, max_running: int, cache: ResultCache, sandbox: Sandbox
 ) -> AsyncGenerator[Event, None]:
-    """Run ``plan`` and yield its events as they happen; ``GraphResult`` comes last."""
-    run = _Run(plan, chunk_delay, max_running, cache)
+    """Run ``plan`` and yield its events as they happen; ``GraphResult`` comes last.
+
+    ``sandbox`` evaluates the run's jq and jinja directives.
+    """
+    run = _Run(plan, chunk_delay, max_running, cache, sandbox)
     try:
         run.launch()
         while run.running:
@@ -138,7 +142,12 @@ class _Waits:
 
 class _Run:
     def __init__(
-        self, plan: Plan, chunk_delay: float, max_running: int, cache: ResultCache
+        self,
+        plan: Plan,
+        chunk_delay: float,
+        max_running: int,
+        cache: ResultCache,
+        sandbox: Sandbox,
     ) -> None:
         self.plan = plan
         self.queue: asyncio.Queue[NodeDelta | _Outcome] = asyncio.Queue(_QUEUE_SIZE)
@@ -152,7 +161,7 @@ class _Run:
         self._ready = collections.deque(self._waits.first())
         self._outputs: dict[str, dict[str, Any]] = {}
         self._errors: dict[str, ErrorData] = {}
-        self._resolver = Resolver(plan.futures, self._outputs)
+        self._resolver = Resolver(plan.futures, self._outputs, sandbox)
 
     def launch(self) -> None:
         """Start ready nodes, in graph order, while fewer than ``max_running`` run."""
@@ -224,7 +233,7 @@ class _Run:
         await self.queue.put(outcome)
 
     async def _compute(self, node: PlannedNode) -> dict[str, Any]:
-        args: dict[str, Any] = self._resolver.resolve(node.args)
+        args: dict[str, Any] = await self._resolver.resolve(node.args)
         if node.schema is not None:
             problem = args_problem(args, node.schema, lambda _value: False)
             if problem is not None:
@@ -255,7 +264,7 @@ class _Run:
                     raise
                 attempt += 1
                 # Each attempt gets its own copy of the arguments, whatever the last one did.
-                args = self._resolver.resolve(node.args)
+                args = await self._resolver.resolve(node.args)
                 _log.debug(
                     "%s: attempt %d of %d failed, retrying: %s",
                     clip(node.id),

@@ -11,7 +11,8 @@ answered ``{"type": ..., "message": ...}`` with a 4xx status before anything run
 A run belongs to its request: when the client goes away the run is cancelled, and so are the
 engine's node tasks. Run the app with ``handler_cancellation=True`` (``rxsubstrate serve`` and
 ``EmbeddedServer`` do) so that happens at once; otherwise a streamed run stops at its next
-write, and a JSON run goes on to its end. Shutting the app down cancels the runs still going.
+write, and a JSON run goes on to its end. Shutting the app down cancels the runs still going;
+its cleanup closes the engine (whose sandbox processes evaluate jq and jinja).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def create_app(
     app.router.add_post("/compose", compose.handle)
     app.on_response_prepare.append(_add_request_id)
     app.on_shutdown.append(_cancel_runs)
+    app.on_cleanup.append(lambda _app: engine.aclose())  # its sandbox processes; it can restart
     return app
 
 
@@ -106,7 +108,7 @@ class _Compose:
             self._check_auth(request)
             dag = await self._read_dag(request)
             try:
-                plan = self._engine.prepare(dag)
+                plan = await self._engine.prepare_async(dag)
             except GraphInvalid as exc:
                 raise _Refusal(400, "invalid_request_error", exc.message) from None
             events = self._engine.execute(plan)

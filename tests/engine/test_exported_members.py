@@ -7,6 +7,7 @@ import rxsubstrate.engine
 
 def test_engine_all() -> None:
     assert rxsubstrate.engine.__all__ == [
+        "DirectiveLimits",
         "Engine",
         "GraphInvalid",
         "InvalidNodeArgs",
@@ -23,5 +24,6 @@ def test_engine_all() -> None:
 
 
 def test_public_classes_say_where_to_import_them_from() -> None:
-    for name in ("Engine", "GraphInvalid", "InvalidNodeArgs", "Limits", "NodeContext", "Plan"):
+    names = ("DirectiveLimits", "Engine", "GraphInvalid", "InvalidNodeArgs", "Limits", "NodeContext")
+    for name in (*names, "Plan"):
         assert getattr(rxsubstrate.engine, name).__module__ == "rxsubstrate.engine"

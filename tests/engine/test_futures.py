@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from substrate import Box, ComputeJSON, ComputeText, sb
 
 from rxsubstrate import ErrorData, Event, GraphResult, NodeError, NodeResult
-from rxsubstrate.engine import Engine
+from rxsubstrate.engine import Engine, GraphInvalid
 
 from .graphs import graph, node, ref, run, serialize, trace
 
@@ -80,8 +81,15 @@ async def test_format_string_that_is_a_future() -> None:
     assert results(await run(Engine(), serialize(shown)))[shown.id] == {"value": "<hi>"}
 
 
-async def test_format_refuses_attribute_access() -> None:
+def test_format_refuses_attribute_access_before_running() -> None:
     shown = Box(value=sb.format("{x.__class__}", x=1))
+    with pytest.raises(GraphInvalid, match="attribute access"):
+        Engine().prepare(serialize(shown))
+
+
+async def test_format_refuses_attribute_access_in_a_format_string_from_a_future() -> None:
+    template = Box(value="{x.__class__}")
+    shown = Box(value=sb.format(template.future.value, x=1))
     failure = errors(await run(Engine(), serialize(shown)))[shown.id]
     assert failure.type == "invalid_request_error"
     assert "attribute access" in failure.message

@@ -1,0 +1,240 @@
+"""Every directive on a budget: time, memory, depth and size, each failing only its own node.
+
+A query or template over budget costs the node that needed it an ``invalid_request_error`` whose
+message says "over budget" and which budget; the engine, its other nodes and its later runs go
+on. The budgets are small here (``TIMEOUT``) so a runaway is stopped within a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tracemalloc
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from rxsubstrate import Box, ComputeText, NodeError, NodeResult, sb, serialize
+from rxsubstrate.engine import DirectiveLimits, Engine, GraphInvalid
+
+from .graphs import run
+from .processes import cpu_seconds, sandbox_processes
+
+TIMEOUT = 0.3
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Engine]:
+    """One engine for the module: a worker that goes over budget is replaced for the next test."""
+    engine = Engine(directive_limits=DirectiveLimits(timeout=TIMEOUT))
+    yield engine
+    engine.close()
+
+
+async def outcomes(engine: Engine, *nodes: Box) -> dict[str, Any]:
+    """Each node's result data, or its error as ``(type, message)``."""
+    found: dict[str, Any] = {}
+    for event in await run(engine, serialize(*nodes)):
+        if isinstance(event, NodeResult):
+            found[event.node_id] = event.data
+        elif isinstance(event, NodeError):
+            found[event.node_id] = (event.data.type, event.data.message)
+    return found
+
+
+def over_budget(outcome: Any, budget: str) -> bool:
+    return (
+        isinstance(outcome, tuple)
+        and outcome[0] == "invalid_request_error"
+        and f"over budget ({budget})" in outcome[1]
+    )
+
+
+@pytest.mark.parametrize(
+    ("directive", "budgets"),
+    [
+        (lambda: sb.jq(1, "def f: f; f"), {"time"}),
+        (lambda: sb.jq(1, "def f: [f]; f"), {"memory", "time"}),
+        (lambda: sb.jq(1, "[range(1e9)]"), {"memory", "time"}),
+        (
+            lambda: sb.jinja(
+                "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+            ),
+            {"time"},
+        ),
+        (lambda: sb.jinja("{{ 'x'|center(10**9) }}"), {"memory"}),
+        (
+            lambda: sb.jinja(
+                "{% set ns = namespace(s='x') %}{% for i in range(40) %}"
+                "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}"
+            ),
+            {"memory"},
+        ),
+        (lambda: sb.jinja("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}"), {"depth"}),
+        (lambda: sb.jinja("{% for i in range(99999) %}{{ 'x' * 99999 }}{% endfor %}"), {"size"}),
+        (lambda: sb.jq(1, '[range(300000) | "xxxxxxxxxxxxxxxxxx"]'), {"size"}),
+        (lambda: sb.format("{x:99999}" * 10000, x=1), {"size"}),
+    ],
+)
+async def test_a_runaway_directive_fails_its_node_only(
+    engine: Engine, directive: Any, budgets: set[str]
+) -> None:
+    bad = Box(value=directive())
+    after_it = Box(value=bad.future.value)
+    fine = Box(value=sb.jq({"a": [1, 2, 3]}, ".a | add"))
+    text = ComputeText(prompt="windmills", max_tokens=3)
+    got = await outcomes(engine, after_it, fine, text)
+    assert any(over_budget(got[bad.id], budget) for budget in budgets), got[bad.id]
+    assert got[after_it.id][0] == "dependency_error"
+    assert got[fine.id] == {"value": 6}
+    assert "text" in got[text.id]
+
+
+async def test_a_worker_that_aborts_is_replaced_for_the_next_run() -> None:
+    """jq aborts the process (SIGABRT) when it runs out of memory."""
+    limits = DirectiveLimits(timeout=30, memory=64 * 1024 * 1024)
+    engine = Engine(directive_limits=limits)
+    try:
+        crash = Box(value=sb.jq(1, "def f: [f]; f"))
+        assert over_budget((await outcomes(engine, crash))[crash.id], "memory")
+        again = Box(value=sb.jq({"n": 41}, ".n + 1"))
+        assert (await outcomes(engine, again))[again.id] == {"value": 42}
+    finally:
+        await engine.aclose()
+
+
+async def test_repetition_of_tuples_is_refused_like_strings_and_lists(engine: Engine) -> None:
+    tuples = Box(value=sb.jinja("{{ ((1,) * 200000000)|length }}"))
+    message = (await outcomes(engine, tuples))[tuples.id][1]
+    assert "the repeated value would be too long" in message
+
+
+@pytest.mark.parametrize("levels", [3, 4])
+async def test_nested_concats_of_a_repeated_future_fail_fast_with_little_memory(
+    engine: Engine, levels: int
+) -> None:
+    """1000 x 1000 x 1000 copies of a 1 KB future asked for 1 GB (1 TB at four levels)."""
+    source = Box(value="x" * 1000)
+    value: Any = source.future.value
+    for _ in range(levels):
+        value = sb.concat(*([value] * 1000))
+    bomb = Box(value=value)
+    tracemalloc.start()
+    try:
+        got = await outcomes(engine, bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert over_budget(got[bomb.id], "size")
+    assert peak < 64 * 1024 * 1024
+
+
+async def test_a_future_repeated_in_a_nodes_arguments_is_counted_before_it_is_copied(
+    engine: Engine,
+) -> None:
+    big = Box(value="y" * 3_000_000)
+    copies = Box(value=[big.future.value] * 1000)
+    tracemalloc.start()
+    try:
+        got = await outcomes(engine, copies)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert got[copies.id] == (
+        "invalid_request_error",
+        "over budget (size): the arguments would be over 16777216 bytes",
+    )
+    assert peak < 64 * 1024 * 1024
+
+
+async def test_the_size_budgets_are_the_engines_to_choose() -> None:
+    engine = Engine(directive_limits=DirectiveLimits(value_size=100, args_size=1000))
+    try:
+        joined = Box(value=sb.concat("x" * 60, "y" * 60))
+        shown = Box(value=sb.jinja("{{ s }}{{ s }}", s="z" * 60))
+        fits = Box(value=sb.format("{a}{a}", a="w" * 40))
+        got = await outcomes(engine, joined, shown, fits)
+    finally:
+        await engine.aclose()
+    assert over_budget(got[joined.id], "size")
+    assert "over 100 bytes" in got[joined.id][1]
+    assert over_budget(got[shown.id], "size")
+    assert got[fits.id] == {"value": "w" * 80}
+
+
+@pytest.mark.parametrize(
+    ("directive", "words"),
+    [
+        (lambda: sb.jinja("{{" + "(" * 1000 + "1" + ")" * 1000 + "}}"), "over budget (depth)"),
+        (lambda: sb.jinja("{{ " + "+".join(["1"] * 1_000_000) + " }}"), "over budget (time)"),
+    ],
+)
+def test_a_directive_that_will_not_compile_on_budget_is_refused_before_running(
+    engine: Engine, directive: Any, words: str
+) -> None:
+    with pytest.raises(GraphInvalid, match=r"does not compile: .*") as info:
+        engine.prepare(serialize(Box(value=directive())))
+    assert words in info.value.message
+
+
+async def test_compiling_happens_off_the_loop_and_on_budget(engine: Engine) -> None:
+    fine = serialize(Box(value=sb.jinja("{% for x in xs %}{{ x }}{% endfor %}", xs=[1])))
+    assert (await engine.prepare_async(fine)).futures
+    with pytest.raises(GraphInvalid, match=r"over budget \(time\)"):
+        await engine.prepare_async(
+            serialize(Box(value=sb.jinja("{{ " + "+".join(["1"] * 1_000_000) + " }}")))
+        )
+
+
+async def test_a_cancelled_run_kills_the_worker_evaluating_for_it() -> None:
+    engine = Engine(directive_limits=DirectiveLimits(timeout=60))
+    try:
+        plan = await engine.prepare_async(serialize(Box(value=sb.jq(1, "def f: f; f"))))
+        consumer = asyncio.create_task(run_plan_to_end(engine, plan))
+        worker = await busy_sandbox_process()
+        consumer.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await consumer
+        await gone(worker)
+    finally:
+        await engine.aclose()
+
+
+async def run_plan_to_end(engine: Engine, plan: Any) -> None:
+    async for _ in engine.execute(plan):
+        pass
+
+
+async def busy_sandbox_process() -> int:
+    """The sandbox process that has started computing (polled: /proc sends no notice)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while loop.time() < deadline:
+        for pid in sandbox_processes():
+            if cpu_seconds(pid) >= 0.3:  # its startup takes less than 0.1 s of CPU
+                return pid
+        await asyncio.sleep(0.02)
+    raise AssertionError("no sandbox process started computing within 20 s")
+
+
+async def gone(pid: int) -> None:
+    """Wait (at most 5 s, far less than the 60 s timeout) for ``pid`` to be gone."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while pid in sandbox_processes():
+        assert loop.time() < deadline, f"sandbox process {pid} still runs after cancellation"
+        await asyncio.sleep(0.02)
+
+
+def test_limits_are_checked() -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        DirectiveLimits(timeout=0)
+    with pytest.raises(ValueError, match="workers"):
+        DirectiveLimits(workers=0)
+    with pytest.raises(ValueError, match="memory"):
+        DirectiveLimits(memory=1024)
+    limits = DirectiveLimits(timeout=2.5)
+    assert limits.cpu_seconds == 4
+    assert Engine(directive_limits=limits).directive_limits is limits
+    assert json.dumps(Engine().directive_limits.value_size) == str(4 * 1024 * 1024)

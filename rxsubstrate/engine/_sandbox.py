@@ -285,7 +285,7 @@ class _Slot:
             return f"over budget (CPU time): more than {limits.cpu_seconds} s"
         if status in (-signal.SIGABRT, worker.EXIT_MEMORY):
             return f"over budget (memory): more than {limits.memory // (1024 * 1024)} MiB"
-        how = f"signal {signal.Signals(-status).name}" if status < 0 else f"exit status {status}"
+        how = f"signal {-status}" if status < 0 else f"exit status {status}"
         return f"over budget: the evaluation ended its sandbox process ({how})"
 
     def _stop_worker(self) -> int:

@@ -100,6 +100,7 @@ class Task:
         self._future: concurrent.futures.Future[worker.Reply] = concurrent.futures.Future()
         self._lock = threading.Lock()
         self._slot: _Slot | None = None
+        self.abandoned = False
 
     def result(self) -> worker.Reply:
         """Block until the reply (every task ends within its timeout once a worker takes it)."""
@@ -118,6 +119,7 @@ class Task:
         if self._future.cancel():
             return
         with self._lock:
+            self.abandoned = True
             slot = self._slot
         if slot is not None:
             slot.kill(self)
@@ -199,6 +201,11 @@ class _Slot:
                     self._current = task
                 try:
                     outcome = self._run(task)
+                except SandboxFailed as failure:
+                    outcome = failure
+                except Exception as exc:  # this thread must outlive any surprise; the task fails
+                    self._stop_worker()
+                    outcome = SandboxFailed(f"the directive sandbox failed: {exc!r}")
                 finally:
                     with self._lock:
                         self._current = None
@@ -209,19 +216,15 @@ class _Slot:
     def _run(self, task: Task) -> worker.Reply | SandboxFailed:
         if self._pool.closed:
             return SandboxFailed("the engine was closed")
+        try:
+            process = self._send(task.request)
+        except BrokenPipeError:
+            # The worker died while idle (killed from outside): not this task's doing.
+            self._stop_worker()
+            if task.abandoned:
+                return SandboxFailed("the task was cancelled")
+            process = self._send(task.request)
         limits = self._pool.limits
-        for attempt in (1, 2):
-            try:
-                process = self._worker()
-                _write_frame(process.stdin, task.request)
-            except BrokenPipeError:
-                self._stop_worker()  # it died while idle: not this task's doing; once more
-                if attempt == 2:
-                    return SandboxFailed("the directive sandbox keeps dying")
-                continue
-            except SandboxFailed as failure:
-                return failure
-            break
         max_size = limits.value_size * _JSON_EXPANSION + _REPLY_OVERHEAD
         try:
             frame = _read_frame(process.stdout, time.monotonic() + limits.timeout, max_size)
@@ -238,10 +241,24 @@ class _Slot:
             self._stop_worker()  # it exits after an over-budget reply
         return reply
 
+    def _send(self, request: bytes) -> subprocess.Popen[bytes]:
+        """Write ``request`` to the worker (started if need be); the worker.
+
+        Raises:
+            SandboxFailed: no worker could be started.
+            BrokenPipeError: the worker is gone.
+        """
+        process = self._worker()
+        _write_frame(process.stdin, request)
+        return process
+
     def _worker(self) -> subprocess.Popen[bytes]:
         with self._lock:
-            if self._process is not None:
-                return self._process
+            process = self._process
+        if process is not None:
+            if process.poll() is None:
+                return process
+            self._stop_worker()  # it died while idle (killed from outside)
         pool = self._pool
         config = {"memory": pool.limits.memory, "cpu": pool.limits.cpu_seconds}
         paths = [p for p in sys.path if p and os.path.isabs(p)]

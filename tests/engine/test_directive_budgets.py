@@ -19,7 +19,7 @@ from rxsubstrate import Box, ComputeText, NodeError, NodeResult, sb, serialize
 from rxsubstrate.engine import DirectiveLimits, Engine, GraphInvalid
 
 from .graphs import run
-from .processes import cpu_seconds, sandbox_processes
+from .processes import gone, jq_loop_running
 
 TIMEOUT = 0.5
 
@@ -186,43 +186,11 @@ async def test_compiling_happens_off_the_loop_and_on_budget(engine: Engine) -> N
 
 
 async def test_a_cancelled_run_kills_the_worker_evaluating_for_it() -> None:
-    engine = Engine(directive_limits=DirectiveLimits(timeout=60))
-    try:
-        plan = await engine.prepare_async(serialize(Box(value=sb.jq(1, "def f: f; f"))))
-        consumer = asyncio.create_task(run_plan_to_end(engine, plan))
-        worker = await busy_sandbox_process()
-        consumer.cancel()
+    async with jq_loop_running() as (_engine, run, worker):
+        run.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await consumer
+            await run
         await gone(worker)
-    finally:
-        await engine.aclose()
-
-
-async def run_plan_to_end(engine: Engine, plan: Any) -> None:
-    async for _ in engine.execute(plan):
-        pass
-
-
-async def busy_sandbox_process() -> int:
-    """The sandbox process that has started computing (polled: /proc sends no notice)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
-    while loop.time() < deadline:
-        for pid in sandbox_processes():
-            if cpu_seconds(pid) >= 0.3:  # its startup takes less than 0.1 s of CPU
-                return pid
-        await asyncio.sleep(0.02)
-    raise AssertionError("no sandbox process started computing within 20 s")
-
-
-async def gone(pid: int) -> None:
-    """Wait (at most 5 s, far less than the 60 s timeout) for ``pid`` to be gone."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5
-    while pid in sandbox_processes():
-        assert loop.time() < deadline, f"sandbox process {pid} still runs after cancellation"
-        await asyncio.sleep(0.02)
 
 
 def test_limits_are_checked() -> None:

@@ -6,16 +6,19 @@ embedded client's ``close()``) stops them; an engine nobody closes stops them at
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from rxsubstrate import Box, ComputeText, NodeResult, Substrate, sb, serialize
+from rxsubstrate import Box, ComputeText, NodeError, NodeResult, Substrate, sb, serialize
 from rxsubstrate.engine import Engine
 
 from .graphs import run
-from .processes import sandbox_processes
+from .processes import gone, jq_loop_running, sandbox_processes
 
 
 async def test_a_plain_graph_starts_no_sandbox_process() -> None:
@@ -73,3 +76,32 @@ def test_an_engine_never_closed_leaves_no_process_and_no_warning_at_exit() -> No
     pids = json.loads(done.stdout)
     assert pids
     assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+
+
+async def test_a_worker_killed_from_outside_is_replaced() -> None:
+    engine = Engine()
+    try:
+        graph = serialize(Box(value=sb.jq({"n": 1}, ".n + 1")))
+        await run(engine, graph)
+        idle = sandbox_processes()
+        for pid in idle:
+            os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer would
+            await gone(pid)
+        events = await run(engine, graph)
+        assert [e.data for e in events if isinstance(e, NodeResult)] == [{"value": 2}]
+        assert sandbox_processes().isdisjoint(idle)
+    finally:
+        await engine.aclose()
+
+
+async def test_a_worker_killed_from_outside_mid_task_fails_only_that_node() -> None:
+    async with jq_loop_running() as (engine, looping, worker):
+        os.kill(worker, signal.SIGKILL)
+        events = await asyncio.wait_for(looping, 10)
+        (failure,) = [e for e in events if isinstance(e, NodeError)]
+        assert failure.data.type == "invalid_request_error"
+        assert "over budget" in failure.data.message
+        assert "signal 9" in failure.data.message
+        again = serialize(Box(value=sb.jq({"n": 1}, ".n + 1")))
+        events = await run(engine, again)
+        assert [e.data for e in events if isinstance(e, NodeResult)] == [{"value": 2}]

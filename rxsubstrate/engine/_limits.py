@@ -79,6 +79,8 @@ class DirectiveLimits:
         memory: bytes of address space each sandbox process may map (``RLIMIT_AS``); a bare one
             maps about 30 MB.
         workers: the most sandbox processes evaluating at once; more directives wait their turn.
+            One run (or one validation) evaluates one directive at a time, so a graph full of
+            runaways holds one process, not all of them.
         value_size: the largest value a future may have, in bytes of JSON (a string counts its
             characters): a ``string-concat``, ``format`` or ``jinja`` result, all of a ``jq``
             query's outputs together.

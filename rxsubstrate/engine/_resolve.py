@@ -45,7 +45,7 @@ from ._dag import (
 )
 from ._errors import GraphInvalid, InvalidNodeArgs
 from ._messages import clip, describe
-from ._sandbox import Sandbox, Task
+from ._sandbox import Sandbox
 from ._sandbox_worker import Op, Reply
 
 __all__ = ["Resolver", "check_literals", "check_literals_async", "directive_name"]
@@ -82,6 +82,7 @@ class Resolver:
         self._limits = sandbox.limits
         self._settled: dict[str, _Value | InvalidNodeArgs] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._turn = asyncio.Lock()
 
     async def resolve(self, args: Any) -> Any:
         """A node's ``args`` with every placeholder replaced by a copy of its future's value.
@@ -186,14 +187,17 @@ class Resolver:
                     variables, _sizes("variable substitution", limits.args_size)
                 )
                 text = self._text(template, "template")
-                return _value(await self._run("jinja", text, fields).wait())
+                return await self._evaluate("jinja", text, fields)
             case Jq(target=target, query=query):
                 value = self._source(target, _sizes("its target", limits.args_size))
-                outputs = _value(await self._run("jq", query, value).wait())
+                outputs = await self._evaluate("jq", query, value)
                 return None if not outputs else outputs[0] if len(outputs) == 1 else outputs
 
-    def _run(self, op: Op, text: str, value: Any) -> Task:
-        return self._sandbox.submit(op, text, value, self._limits.value_size)
+    async def _evaluate(self, op: Op, text: str, value: Any) -> Any:
+        # One sandbox process at a time per run: a run full of runaways leaves the others free.
+        async with self._turn:
+            task = self._sandbox.submit(op, text, value, self._limits.value_size)
+            return _value(await task.wait())
 
     def _concat(self, items: list[Source]) -> str:
         budget = _sizes("the result", self._limits.value_size)
@@ -270,30 +274,21 @@ class Resolver:
 
 def check_literals(futures: Mapping[str, Directive], sandbox: Sandbox) -> None:
     """Compile every literal jq query, jinja template and format string, blocking this thread
-    (jq and jinja compile in the sandbox).
+    (jq and jinja compile in the sandbox, one at a time).
 
     Raises:
         GraphInvalid: one does not compile, goes over budget compiling, or needs a package of
             the ``engine`` extra that is not installed.
     """
-    checks = _submit_checks(futures, sandbox)
-    try:
-        for future_id, directive, task in checks:
-            _check_reply(future_id, directive, task.result())
-    finally:
-        for _, _, task in checks:
-            task.cancel()
+    for future_id, directive, compile_task in _compile_tasks(futures):
+        _check_reply(future_id, directive, sandbox.submit(*compile_task).result())
 
 
 async def check_literals_async(futures: Mapping[str, Directive], sandbox: Sandbox) -> None:
-    """``check_literals`` awaited on the running loop, which it never blocks."""
-    checks = _submit_checks(futures, sandbox)
-    try:
-        for future_id, directive, task in checks:
-            _check_reply(future_id, directive, await task.wait())
-    finally:
-        for _, _, task in checks:
-            task.cancel()
+    """``check_literals`` awaited on the running loop, which it never blocks (cancelling it
+    stops the compile under way)."""
+    for future_id, directive, compile_task in _compile_tasks(futures):
+        _check_reply(future_id, directive, await sandbox.submit(*compile_task).wait())
 
 
 def directive_name(directive: Directive) -> str:
@@ -301,29 +296,22 @@ def directive_name(directive: Directive) -> str:
     return str(type(directive).__struct_config__.tag)
 
 
-def _submit_checks(
-    futures: Mapping[str, Directive], sandbox: Sandbox
-) -> list[tuple[str, Directive, Task]]:
-    """Check format strings here; queue one compile task per distinct jq query and template."""
-    tasks: dict[tuple[Op, str], Task] = {}
-    checks = []
-    try:
-        for future_id, directive in futures.items():
-            try:
-                compile_task = _literal_task(directive)
-            except (ValueError, OverBudget) as exc:
-                raise _not_compiling(future_id, directive, str(exc)) from None
-            except _MissingExtra as exc:
-                raise GraphInvalid(f"future {clip(future_id)}: {exc}") from None
-            if compile_task is not None:
-                if compile_task not in tasks:
-                    tasks[compile_task] = sandbox.submit(*compile_task)
-                checks.append((future_id, directive, tasks[compile_task]))
-    except GraphInvalid:
-        for task in tasks.values():
-            task.cancel()
-        raise
-    return checks
+def _compile_tasks(
+    futures: Mapping[str, Directive],
+) -> Iterator[tuple[str, Directive, tuple[Op, str]]]:
+    """Check format strings here; yield the sandbox task compiling each distinct jq query and
+    jinja template once (the first future that has it names it)."""
+    seen: set[tuple[Op, str]] = set()
+    for future_id, directive in futures.items():
+        try:
+            compile_task = _literal_task(directive)
+        except (ValueError, OverBudget) as exc:
+            raise _not_compiling(future_id, directive, str(exc)) from None
+        except _MissingExtra as exc:
+            raise GraphInvalid(f"future {clip(future_id)}: {exc}") from None
+        if compile_task is not None and compile_task not in seen:
+            seen.add(compile_task)
+            yield future_id, directive, compile_task
 
 
 def _literal_task(directive: Directive) -> tuple[Op, str] | None:

@@ -81,3 +81,14 @@ async def jq_loop_running() -> AsyncIterator[tuple[Engine, asyncio.Task[list[Eve
         run.cancel()
         await asyncio.gather(run, return_exceptions=True)
         await engine.aclose()
+
+
+class NewProcesses:
+    """The sandbox processes started since this was made (engines of other tests that nobody
+    closed may still have theirs until they are collected)."""
+
+    def __init__(self) -> None:
+        self._before = sandbox_processes()
+
+    def __call__(self) -> set[int]:
+        return sandbox_processes() - self._before

@@ -80,22 +80,37 @@ RUNAWAYS: dict[str, tuple[Any, set[str]]] = {
 
 
 async def test_runaway_directives_fail_their_own_nodes_only() -> None:
-    """Every runaway in one graph, beside honest nodes, on four sandbox processes."""
+    """Every runaway in a run of its own, beside honest nodes, all at once on four processes."""
     engine = Engine(directive_limits=DirectiveLimits(timeout=TIMEOUT, workers=4))
     bad = {name: Box(value=directive) for name, (directive, _) in RUNAWAYS.items()}
     after = Box(value=bad["jq loop"].future.value)
     fine = Box(value=sb.jq({"a": [1, 2, 3]}, ".a | add"))
     text = ComputeText(prompt="windmills", max_tokens=3)
+    graphs = [[node] for name, node in bad.items() if name != "jq loop"]
+    graphs.append([after, fine, text])  # the jq loop with honest nodes in the same graph
     try:
-        got = await outcomes(engine, *bad.values(), after, fine, text)
+        runs = await asyncio.gather(*(outcomes(engine, *nodes) for nodes in graphs))
     finally:
         await engine.aclose()
+    got = {node_id: outcome for run in runs for node_id, outcome in run.items()}
     for name, (_, budgets) in RUNAWAYS.items():
         outcome = got[bad[name].id]
         assert any(over_budget(outcome, budget) for budget in budgets), (name, outcome)
     assert got[after.id][0] == "dependency_error"
     assert got[fine.id] == {"value": 6}
     assert "text" in got[text.id]
+
+
+async def test_one_run_full_of_runaways_holds_one_sandbox_process(engine: Engine) -> None:
+    """Two runaways in one graph take their turns; another run's directive meanwhile gets the
+    other process at once."""
+    loops = [Box(value=sb.jq(n, "def f: f; f")) for n in range(2)]
+    hostile = asyncio.create_task(outcomes(engine, *loops))
+    honest = Box(value=sb.jq({"n": 1}, ".n"))
+    got = await outcomes(engine, honest)
+    assert got == {honest.id: {"value": 1}}
+    assert not hostile.done()
+    assert all(over_budget(outcome, "time") for outcome in (await hostile).values())
 
 
 async def test_a_worker_that_aborts_is_replaced_for_the_next_run() -> None:

@@ -18,36 +18,39 @@ from rxsubstrate import Box, ComputeText, NodeError, NodeResult, Substrate, sb, 
 from rxsubstrate.engine import Engine
 
 from .graphs import run
-from .processes import gone, jq_loop_running, sandbox_processes
+from .processes import NewProcesses, gone, jq_loop_running
 
 
 async def test_a_plain_graph_starts_no_sandbox_process() -> None:
+    started = NewProcesses()
     engine = Engine()
     text = ComputeText(prompt="windmills", max_tokens=3)
     await run(engine, serialize(Box(value=sb.concat("<", text.future.text, ">"))))
-    assert sandbox_processes() == set()
+    assert started() == set()
 
 
 async def test_close_stops_the_sandbox_processes_and_the_engine_starts_them_again() -> None:
+    started = NewProcesses()
     engine = Engine()
     graph = serialize(Box(value=sb.jq([1, 2], "add")), Box(value=sb.jinja("{{ 3 * 3 }}")))
     await run(engine, graph)
-    assert sandbox_processes() != set()
+    assert started() != set()
     await engine.aclose()
-    assert sandbox_processes() == set()
+    assert started() == set()
     again = Box(value=sb.jq([1, 2], "add"))
     (result,) = [e for e in await run(engine, serialize(again)) if isinstance(e, NodeResult)]
     assert result.data == {"value": 3}
     engine.close()
-    assert sandbox_processes() == set()
+    assert started() == set()
 
 
 def test_the_embedded_client_leaves_no_process_behind() -> None:
+    started = NewProcesses()
     with Substrate() as client:
         counted = Box(value=sb.jq({"a": [1, 2]}, ".a | length"))
         assert client.run(counted).outputs[counted.id] == {"value": 2}
-        assert sandbox_processes() != set()
-    assert sandbox_processes() == set()
+        assert started() != set()
+    assert started() == set()
 
 
 def test_an_engine_never_closed_leaves_no_process_and_no_warning_at_exit() -> None:
@@ -79,17 +82,18 @@ def test_an_engine_never_closed_leaves_no_process_and_no_warning_at_exit() -> No
 
 
 async def test_a_worker_killed_from_outside_is_replaced() -> None:
+    started = NewProcesses()
     engine = Engine()
     try:
         graph = serialize(Box(value=sb.jq({"n": 1}, ".n + 1")))
         await run(engine, graph)
-        idle = sandbox_processes()
+        idle = started()
         for pid in idle:
             os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer would
             await gone(pid)
         events = await run(engine, graph)
         assert [e.data for e in events if isinstance(e, NodeResult)] == [{"value": 2}]
-        assert sandbox_processes().isdisjoint(idle)
+        assert started().isdisjoint(idle)
     finally:
         await engine.aclose()
 

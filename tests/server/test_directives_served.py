@@ -14,7 +14,7 @@ from rxsubstrate._events import Event, GraphResult, NodeError, NodeResult, decod
 from rxsubstrate._sse import SSEDecoder
 from rxsubstrate.engine import DirectiveLimits, Engine
 from rxsubstrate.server import create_app
-from tests.engine.processes import sandbox_processes
+from tests.engine.processes import NewProcesses
 
 from .conftest import Serve
 
@@ -115,13 +115,14 @@ async def test_an_honest_run_streams_and_finishes_while_directive_bombs_run(
 async def test_the_apps_cleanup_stops_the_sandbox_processes(
     session: aiohttp.ClientSession,
 ) -> None:
+    started = NewProcesses()
     server = TestServer(create_app(Engine()), host="127.0.0.1")
     await server.start_server()
     try:
         url = str(server.make_url("")).rstrip("/")
         counted = Box(value=sb.jq([1, 2, 3], "length"))
         assert (await post(session, url, counted))[1]["data"] == {counted.id: {"value": 3}}
-        assert sandbox_processes() != set()
+        assert started() != set()
     finally:
         await server.close()
-    assert sandbox_processes() == set()
+    assert started() == set()

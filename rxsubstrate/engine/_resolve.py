@@ -176,6 +176,8 @@ class Resolver:
                 budget = _sizes("the result", limits.value_size)
                 try:
                     return _BoundedFormatter(budget).vformat(text, (), fields)
+                except OverBudget:
+                    raise
                 except KeyError as exc:  # a field naming what its variables lack
                     raise _Failed(
                         f"no value for {describe(exc.args[0] if exc.args else None)}"
@@ -440,7 +442,8 @@ class _BoundedFormatter(string.Formatter):
             self._parts += 1
             if self._parts > _MAX_FORMAT_PARTS:
                 raise OverBudget(
-                    f"over budget (size): more than {_MAX_FORMAT_PARTS} fields and literal runs"
+                    f"the format string is over budget: more than {_MAX_FORMAT_PARTS:,} fields"
+                    " and literal runs"
                 )
             self._budget.produce(len(part[0]))
             yield part

@@ -233,7 +233,7 @@ class _Slot:
             return worker.Reply("over", f"over budget (time): more than {limits.timeout:g} s")
         except _FrameTooLarge:
             self._stop_worker()
-            return worker.Reply("over", "over budget (size): the result is too large")
+            return worker.Reply("over", "the result is over budget: its output is too large")
         if frame is None:
             return worker.Reply("over", self._died())
         reply = _reply_decoder.decode(frame)

@@ -119,7 +119,8 @@ def _handle(request: Request) -> Reply:
         return Reply("ok")
     except _OverSize:
         return Reply(
-            "over", f"over budget (size): the result would be over {request.max_size} bytes"
+            "over",
+            f"the result is over budget: its output would pass {request.max_size:,} characters",
         )
     except RecursionError:
         return Reply("over", "over budget (depth): it nests or recurses too deeply")

@@ -25,7 +25,7 @@ def serialize(*nodes: Any) -> dict[str, Any]:
     return json.loads(json.dumps(Substrate.serialize(*nodes)))  # type: ignore[no-any-return]
 
 
-def node(node_id: str, kind: str, *, visible: bool = True, **args: Any) -> dict[str, Any]:
+def node(node_id: str, kind: str, /, *, visible: bool = True, **args: Any) -> dict[str, Any]:
     """A wire node."""
     spec: dict[str, Any] = {"id": node_id, "node": kind, "args": args}
     if visible:

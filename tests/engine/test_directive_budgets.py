@@ -44,11 +44,12 @@ async def outcomes(engine: Engine, *nodes: Box) -> dict[str, Any]:
 
 
 def over_budget(outcome: Any, budget: str) -> bool:
-    return (
-        isinstance(outcome, tuple)
-        and outcome[0] == "invalid_request_error"
-        and f"over budget ({budget})" in outcome[1]
-    )
+    """Whether a node failed for going over ``budget`` (time, memory, depth, CPU time, size)."""
+    if not (isinstance(outcome, tuple) and outcome[0] == "invalid_request_error"):
+        return False
+    if budget == "size":
+        return "is over budget: its output would pass" in outcome[1]
+    return f"over budget ({budget})" in outcome[1]
 
 
 RUNAWAYS: dict[str, tuple[Any, set[str]]] = {
@@ -165,7 +166,7 @@ async def test_a_future_repeated_in_a_nodes_arguments_is_counted_before_it_is_co
         tracemalloc.stop()
     assert got[copies.id] == (
         "invalid_request_error",
-        "over budget (size): the arguments would be over 16777216 bytes",
+        "argument substitution is over budget: its output would pass 16,777,216 characters",
     )
     assert peak < 64 * 1024 * 1024
 
@@ -180,7 +181,7 @@ async def test_the_size_budgets_are_the_engines_to_choose() -> None:
     finally:
         await engine.aclose()
     assert over_budget(got[joined.id], "size")
-    assert "over 100 bytes" in got[joined.id][1]
+    assert "would pass 100 characters" in got[joined.id][1]
     assert over_budget(got[shown.id], "size")
     assert got[fits.id] == {"value": "w" * 80}
 

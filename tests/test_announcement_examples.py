@@ -8,14 +8,11 @@ loopback port and read back over HTTP.
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 
@@ -30,6 +27,7 @@ from rxsubstrate import (
     sb,
 )
 from rxsubstrate._events import decode_event
+from tests.uvicorn_server import serve_on_loopback
 
 
 @pytest.fixture
@@ -96,28 +94,14 @@ def test_fastapi_proxy_example_as_written(substrate: Substrate) -> None:
         return StreamingResponse(response.iter_events(), media_type="text/event-stream")
 
     # --- end ---
-    # The socket listens before uvicorn starts, so the request waits in its backlog: no polling.
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    try:
+    async def fetch(url: str) -> list[Any]:
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/qotd") as reply:
+            assert reply.headers["content-type"].startswith("text/event-stream")
+            decoder = SSEDecoder()
+            return [decode_event(d) for d in decoder.feed_data(await reply.read())]
 
-        async def fetch() -> list[Any]:
-            async with (
-                aiohttp.ClientSession() as session,
-                session.get(f"http://127.0.0.1:{port}/qotd") as reply,
-            ):
-                assert reply.headers["content-type"].startswith("text/event-stream")
-                decoder = SSEDecoder()
-                return [decode_event(d) for d in decoder.feed_data(await reply.read())]
-
-        events = asyncio.run(fetch())
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        listener.close()
+    with serve_on_loopback(app) as url:
+        events = asyncio.run(fetch(url))
     assert any(isinstance(e, NodeDelta) for e in events)
     final = events[-1]
     assert isinstance(final, GraphResult)

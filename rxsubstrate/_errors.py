@@ -14,10 +14,11 @@ Runtime failures form one tree, so ``except SubstrateError`` catches every one o
     │   └── MalformedEvent          an event's data is not valid JSON or has the wrong shape
     ├── NodeFailed                  a node reported node.error (ops.raise_on_error, RunResult.get)
     ├── RunsFailed                  some merged runs failed (merge_runs; an ExceptionGroup)
+    ├── ClientClosed                the client was closed; misuse, so also a RuntimeError
     └── engine.GraphInvalid         the local engine refused a dag before running it
 
-Misuse is a ``RuntimeError`` subclass, apart from I/O failures: ``ClientClosed`` (also what a
-run still streaming gets when its client is closed under it).
+Misuse is also a ``RuntimeError``, apart from I/O failures: ``ClientClosed`` is raised by a run
+started on a closed client, and ends every run still streaming when its client is closed.
 """
 
 from __future__ import annotations
@@ -152,8 +153,12 @@ class NodeFailed(SubstrateError):
         return cls(event.node_id, event.data.type, event.data.message)
 
 
-class ClientClosed(RuntimeError):
-    """The client was closed; create a new ``Substrate`` to start more runs."""
+class ClientClosed(SubstrateError, RuntimeError):
+    """The client was closed; create a new ``Substrate`` to start more runs.
+
+    A run still streaming when its client is closed ends with it too, after the events it had
+    already received.
+    """
 
 
 for _name in __all__:

@@ -1,11 +1,16 @@
 """Bridges from a run to the iterators of the official SDK: ``iter``, ``async_iter``,
 ``iter_events``, ``async_iter_events``.
 
-``async_iter`` reads the stream on the caller's loop: pull-based, so a slow consumer slows the
-socket reads and nothing queues up. ``iter`` reads on the client's loop thread and hands batches
-(one per network read) to the calling thread through a bounded channel: when
-``Limits.max_buffered_batches`` are waiting, the reader stops reading the socket until the
-consumer takes one, so TCP flow control pushes back on the server and memory stays bounded.
+Every run has a task of its own, tracked by the client so that ``close()`` can end it, which
+closes the response however the run ends: nothing is left for the event loop's generator
+finalizers to close, so an iterator that is dropped, closed or cancelled ends its run quietly.
+
+``iter`` reads on the client's loop thread, in that task, and hands batches (one per network
+read) to the calling thread through a bounded channel: when ``Limits.max_buffered_batches`` are
+waiting, the reader stops reading the socket until the consumer takes one, so TCP flow control
+pushes back on the server and memory stays bounded. ``async_iter`` reads on the caller's loop
+as its consumer asks (pull-based, one batch at a time), the run's task standing by to close
+the response.
 """
 
 from __future__ import annotations
@@ -13,17 +18,29 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import ClientClosed
 from ._events import Event, encode_event
-from ._loop_thread import LoopThread
+from ._lifetime import CLOSED_MID_RUN
 from ._sse import encode_sse
-from ._transport import Transport
 
-__all__ = ["iterate", "sse_text"]
+if TYPE_CHECKING:
+    from ._lifetime import ClientLifetime, Outcome
+
+__all__ = [
+    "SSEText",
+    "async_iterate",
+    "iterate",
+    "same_batch",
+    "sse_batch",
+    "sse_text",
+]
+
+T = TypeVar("T")
+OpenBatches = Callable[[], Awaitable[AsyncGenerator[list[Event], None]]]
 
 
 def sse_text(event: Event) -> str:
@@ -31,71 +48,223 @@ def sse_text(event: Event) -> str:
     return encode_sse(encode_event(event)).decode("utf-8")
 
 
+def sse_batch(batch: list[Event]) -> list[str]:
+    """A batch of events as SSE text, one string per event."""
+    return [sse_text(event) for event in batch]
+
+
+def same_batch(batch: list[Event]) -> list[Event]:
+    return batch
+
+
 class _Channel:
     """Batches from the loop thread to one consuming thread, at most ``capacity`` waiting."""
 
-    def __init__(self, capacity: int, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        self._loop = loop
         self._batches: deque[list[Event]] = deque()
-        self._ready = threading.Condition()
-        self._space = asyncio.Event()
+        self._ready = threading.Condition(threading.Lock())
+        self._space: asyncio.Future[None] | None = None  # the producer, waiting for the consumer
         self._done = False
         self._error: BaseException | None = None
 
-    async def fill(self, transport: Transport, dag: dict[str, Any]) -> None:
+    async def fill(self, open_batches: OpenBatches) -> None:
         """Producer, on the loop thread."""
-        try:
-            async with aclosing(transport.stream_batches(dag)) as batches:
-                async for batch in batches:
-                    while len(self._batches) >= self._capacity:
-                        self._space.clear()
-                        await self._space.wait()
-                    with self._ready:
-                        self._batches.append(batch)
-                        self._ready.notify()
-        except asyncio.CancelledError:
-            # Either the consumer stopped iterating (and reads no more) or the client was closed
-            # under it: then the consumer must not mistake the end for a complete run.
-            self._error = ClientClosed("the client was closed while this run streamed")
-            raise
-        except Exception as exc:  # handed to the consumer, which raises it
-            self._error = exc
-        finally:
-            with self._ready:
-                self._done = True
-                self._ready.notify()
+        loop = asyncio.get_running_loop()
+        async with aclosing(await open_batches()) as batches:
+            async for batch in batches:
+                with self._ready:
+                    self._batches.append(batch)
+                    self._ready.notify()
+                    full = len(self._batches) >= self._capacity
+                    space = self._space = loop.create_future() if full else None
+                if space is not None:
+                    await space
 
-    def take(self) -> list[list[Event]] | None:
-        """Consumer: every waiting batch, or None at the end. Raises the producer's error."""
+    def finish(self, outcome: Outcome) -> None:
+        """The run is over (on the loop thread): the consumer takes what waits, then this."""
+        with self._ready:
+            self._done = True
+            # From here on nobody wakes the producer: the loop thread may close once it returns.
+            self._space = None
+            if not isinstance(outcome, asyncio.CancelledError):  # else the consumer left
+                self._error = outcome
+            self._ready.notify()
+
+    def take(self) -> deque[list[Event]] | None:
+        """Consumer: every waiting batch, or None at the end. Raises the run's error."""
         with self._ready:
             while not self._batches and not self._done:
                 self._ready.wait()
-            if self._batches:
-                taken = list(self._batches)
-                self._batches.clear()
-            elif self._error is not None:
-                raise self._error
-            else:
+            if not self._batches:
+                if self._error is not None:
+                    raise self._error
                 return None
-        self._loop.call_soon_threadsafe(self._space.set)
+            taken, self._batches = self._batches, deque()
+            space, self._space = self._space, None
+            if space is not None:  # under the lock: finish() has not run, the loop is alive
+                space.get_loop().call_soon_threadsafe(_release, space)
         return taken
 
 
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 def iterate(
-    transport: Transport, dag: dict[str, Any], loop_thread: LoopThread, capacity: int
-) -> Iterator[Event]:
-    """The run's events on the calling thread; closing the iterator cancels the request."""
-    if loop_thread.in_loop_thread():
+    open_batches: OpenBatches, lifetime: ClientLifetime, capacity: int, owner: object
+) -> Generator[Event, None, None]:
+    """The run's events on the calling thread; closing (or dropping) the iterator cancels it."""
+    if lifetime.loop_thread.in_loop_thread():
         raise RuntimeError(
             "iter() would block the client's loop thread, which delivers subscribe() callbacks;"
             " use async_iter() or subscribe() there instead"
         )
-    channel = _Channel(capacity, loop_thread.loop)
-    future = loop_thread.submit(channel.fill(transport, dag))
+    channel = _Channel(capacity)
+    run = lifetime.launch(lambda: channel.fill(open_batches), channel.finish, owner)
     try:
         while (batches := channel.take()) is not None:
             for batch in batches:
                 yield from batch
     finally:
-        future.cancel()
+        run.cancel()
+
+
+class _Owned:
+    """A run read by its consumer on the running loop, and what the run's task needs to close
+    its response without touching it while the consumer reads.
+
+    An async generator (the response) must be closed by one task, never by two at once: not by
+    the consumer's generator and the loop's ``shutdown_asyncgens`` together, which is how
+    ``break`` at the end of ``asyncio.run`` used to fail. Here the run's task closes it, and
+    ``asyncio.run`` waits for that task before it closes generators.
+    """
+
+    __slots__ = ("_left", "_released", "batches", "closing", "interrupted", "reader")
+
+    def __init__(
+        self, batches: AsyncGenerator[list[Event], None], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.batches = batches
+        self.reader: asyncio.Task[Any] | None = None  # the task inside a read, if any
+        self.closing = False  # the run's task closes the response: no more reads
+        self.interrupted = False  # the run's task cancelled the reader to end its read
+        self._released = loop.create_future()
+        self._left: asyncio.Future[None] | None = None
+
+    def release(self) -> None:
+        """The consumer is done with the run (its generator ended, was closed or dropped)."""
+        if not self._released.done():
+            self._released.set_result(None)
+
+    def leave(self) -> None:
+        """The consumer's read is over."""
+        self.reader = None
+        if self._left is not None and not self._left.done():
+            self._left.set_result(None)
+
+    async def own(self) -> None:
+        """The run's task: waits until the consumer lets go of the run or ``close()`` cancels
+        it, then closes the response; a read in progress is ended first, as
+        ``asyncio.timeout`` ends a wait (cancel the reader, which takes the cancellation back).
+        """
+        try:
+            await self._released
+        finally:
+            self.closing = True
+            if self.reader is not None:
+                self.interrupted = True
+                self._left = asyncio.get_running_loop().create_future()
+                self.reader.cancel()
+                await self._left
+            await self.batches.aclose()
+
+
+async def async_iterate(
+    open_batches: OpenBatches,
+    lifetime: ClientLifetime,
+    owner: object,
+    transform: Callable[[list[Event]], list[T]],
+) -> AsyncGenerator[T, None]:
+    """A run's items on the running loop, read as the consumer asks for them.
+
+    The run starts on the first ``__anext__``. Closing the generator (or dropping it after a
+    ``break``), or cancelling the task that reads it (a web framework whose client went away),
+    ends the run. ``close()`` on the client ends it with ``ClientClosed``, after the items of
+    the batch in hand.
+
+    Args:
+        open_batches: opens the run's response (``Transport.stream_batches``).
+        lifetime: the client's; it tracks the run so that ``close()`` can end it.
+        owner: kept alive while the run is in flight.
+        transform: applied to each batch on its way out.
+    """
+    loop = asyncio.get_running_loop()
+    run = _Owned(await open_batches(), loop)
+    lifetime.launch(run.own, _ignore, owner, loop)
+    batches = run.batches
+    try:
+        while not run.closing:
+            reader = run.reader = asyncio.current_task()
+            try:
+                batch = await anext(batches)
+            except StopAsyncIteration:
+                return
+            except asyncio.CancelledError:
+                if run.interrupted and reader is not None and reader.uncancel() == 0:
+                    raise ClientClosed(CLOSED_MID_RUN) from None
+                raise
+            finally:
+                run.leave()
+            for item in transform(batch):
+                yield item
+        raise ClientClosed(CLOSED_MID_RUN)
+    finally:
+        run.release()
+
+
+def _ignore(outcome: Outcome) -> None:
+    """The run's task ends with its response closed; the consumer reports how the run ended."""
+
+
+class SSEText(Iterator[str]):
+    """The run as SSE text: a sync iterator that an async framework may also read with
+    ``async for``.
+
+    Starlette's ``StreamingResponse`` (FastAPI) prefers ``async for`` when it can: the run is
+    then read on the server's own loop, with no worker thread blocked on it, and ends as soon as
+    the response is cancelled because its client went away.
+    """
+
+    def __init__(
+        self,
+        events: Callable[[], Generator[Event, None, None]],
+        text: Callable[[], AsyncIterator[str]],
+    ) -> None:
+        self._open_events = events
+        self._open_text = text
+        self._events: Generator[Event, None, None] | None = None
+        self._async_started = False
+
+    def __next__(self) -> str:
+        events = self._events
+        if events is None:
+            self._check_unused()
+            events = self._events = self._open_events()
+        return sse_text(next(events))
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        self._check_unused()
+        self._async_started = True
+        return self._open_text()
+
+    def _check_unused(self) -> None:
+        if self._async_started or self._events is not None:
+            raise RuntimeError("iter_events() is read either with for or with async for, once")
+
+    def close(self) -> None:
+        """Cancel the run (what a generator's ``close`` does)."""
+        events = self._events
+        if events is not None:
+            events.close()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import os
-import threading
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping, Sequence
 from contextlib import aclosing
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
@@ -16,12 +16,12 @@ from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-from ._bridges import iterate, sse_text
+from ._bridges import SSEText, async_iterate, iterate, same_batch, sse_batch
 from ._config import Limits, Timeout
 from ._errors import ClientClosed, NodeFailed
 from ._events import Event
 from ._graph import serialize, visualize
-from ._loop_thread import LoopThread
+from ._lifetime import CLOSED, ClientLifetime, Outcome
 from ._secrets import Secrets, secret_headers
 from ._transport import Transport
 
@@ -50,6 +50,11 @@ class Substrate:
     deliver events on that loop. Sync methods, and subscriptions made where no loop runs, use
     the client's own loop thread, which starts on first use; ``subscribe`` callbacks then run on
     that thread, ``iter()`` yields on the calling thread.
+
+    Lifetime: ``close()`` (or ``with``) releases the loop thread, its session and the embedded
+    server, and ends the runs still in flight with ``ClientClosed``. A client that is never
+    closed is released the same way when it is garbage collected or the interpreter exits;
+    a run in flight keeps its client alive.
 
     Args:
         api_key: the API key, sent as ``Authorization: Bearer``; never shown in a repr or error.
@@ -90,10 +95,8 @@ class Substrate:
         self.timeout = timeout
         self.limits = limits or Limits()
         self._headers = {**(additional_headers or {}), **secret_headers(secrets)}
-        self._transport_obj: Transport | None = None
-        self._lock = threading.Lock()
-        self._loop_thread = LoopThread()
-        self._closed = False
+        self._life = ClientLifetime()
+        self._finalizer = weakref.finalize(self, self._life.close)
 
     def __repr__(self) -> str:
         where = "embedded engine" if self._uses_embedded else self._base_url
@@ -148,32 +151,26 @@ class Substrate:
         """Run without streaming and wait for the whole result (on the client's loop thread)."""
         dag = self._serialize(nodes)
         transport = self._transport()
-        return RunResult(*self._loop_thread.run(transport.post_json(dag)))
+        return RunResult(*self._life.call(transport.post_json(dag)))
 
     async def async_run(self, *nodes: Node[Any] | Mapping[str, Any]) -> RunResult:
         """Run without streaming, on the running loop."""
         dag = self._serialize(nodes)
         transport = await self._async_transport()
-        return RunResult(*await transport.post_json(dag))
+        return RunResult(*await self._life.call_here(partial(transport.post_json, dag), self))
 
     # -- lifetime -----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Release the loop thread, its session and the embedded server (idempotent).
+        """End the runs in flight, release the loop thread, its session and the embedded server.
 
-        Runs on the caller's own loops need no closing: each owns its connection.
+        Idempotent and thread-safe. Every run still going, on any loop, ends with
+        ``ClientClosed`` after the events it had already received; later runs raise it. Returns
+        once everything is released, except when called from a ``subscribe()`` callback (on the
+        client's loop thread), where the release finishes once the callback returns.
         """
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            transport, embedded = self._transport_obj, self._embedded
-        if transport is not None:
-            self._loop_thread.close(transport.aclose())
-        else:
-            self._loop_thread.close()
-        if embedded is not None:
-            embedded.close()
+        self._finalizer.detach()
+        self._life.close()
 
     async def aclose(self) -> None:
         """``close`` without blocking the running loop."""
@@ -206,25 +203,27 @@ class Substrate:
 
     def _transport(self) -> Transport:
         """The transport, made on first use; starts the embedded server when there is one."""
-        with self._lock:
-            if self._closed:
-                raise ClientClosed("this Substrate client is closed; create a new one")
-            if self._transport_obj is None:
+        life = self._life
+        with life.lock:
+            if life.closed:
+                raise ClientClosed(CLOSED)
+            if life.transport is None:
                 base_url = self._base_url
                 if base_url is None:
                     from .server._embedded import EmbeddedServer
 
-                    self._embedded = EmbeddedServer(self._embedded_engine)
-                    base_url = self._embedded.start()
-                self._transport_obj = Transport(
+                    life.embedded = EmbeddedServer(self._embedded_engine)
+                    base_url = life.embedded.start()
+                life.transport = Transport(
                     base_url, self._api_key, self.timeout, self.limits, self._headers
                 )
-                self._transport_obj.home_loop = self._loop_thread.started_loop
-            return self._transport_obj
+                life.transport.home_loop = life.loop_thread.started_loop
+            return life.transport
 
     async def _async_transport(self) -> Transport:
-        if self._transport_obj is not None and not self._closed:
-            return self._transport_obj
+        transport = self._life.transport
+        if transport is not None and not self._life.closed:
+            return transport
         return await asyncio.get_running_loop().run_in_executor(None, self._transport)
 
 
@@ -236,6 +235,13 @@ class RunStream(Observable[Event]):
     the connection. Events are delivered on the running loop when subscribed inside one (or on
     the loop of an ``AsyncIOScheduler`` passed as ``scheduler``), else on the client's loop
     thread.
+
+    Errors raised by the subscriber's own callbacks follow reactivex's sources
+    (``reactivex.from_iterable``): what ``on_next`` raises ends the run and goes to
+    ``on_error``; with no ``on_error`` (or one that raises) it is not swallowed but handed to
+    the delivering loop's exception handler, as reactivex's ``AsyncIOScheduler`` does, which by
+    default logs it with its traceback. ``close()`` on the client ends the subscription with
+    ``on_error(ClientClosed)``; subscribing to a closed client raises (or sends) it at once.
 
     It also has the official SDK's helpers: ``iter()``, ``async_iter()``, ``iter_events()``,
     ``async_iter_events()``.
@@ -249,84 +255,87 @@ class RunStream(Observable[Event]):
     def _subscribe_core(
         self, observer: abc.ObserverBase[Event], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
-        try:
-            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            current = None
+        client = self._client
         if isinstance(scheduler, AsyncIOScheduler):
-            loop = scheduler._loop
-        elif current is not None:
-            loop = current
+            loop: asyncio.AbstractEventLoop | None = scheduler._loop
         else:
-            loop = self._client._loop_thread.loop
-        coro = self._pump(observer)
-        if loop is current:
-            task = loop.create_task(coro)
-            return Disposable(lambda: _cancel(task))
-        future = asyncio.run_coroutine_threadsafe(coro, loop)
-        return Disposable(lambda: _cancel(future))
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+        if loop is None:
+            client._transport()  # may start the embedded server: this thread can wait for it
+        run = client._life.launch(
+            partial(self._pump, observer), partial(_end, observer), client, loop
+        )
+        return Disposable(run.cancel)
+
+    async def _open(self) -> AsyncGenerator[list[Event], None]:
+        transport = await self._client._async_transport()
+        return transport.stream_batches(self.dag)
 
     async def _pump(self, observer: abc.ObserverBase[Event]) -> None:
-        try:
-            transport = await self._client._async_transport()
-            async with aclosing(transport.stream_batches(self.dag)) as batches:
-                on_next = observer.on_next
-                async for batch in batches:
-                    for event in batch:
-                        on_next(event)
-        except asyncio.CancelledError:
-            if self._client._closed:  # cancelled by close(), not by the subscriber's disposal
-                observer.on_error(ClientClosed("the client was closed while this run streamed"))
-            raise
-        except Exception as exc:  # transport failures and errors raised by the observer
-            observer.on_error(exc)
-        else:
-            observer.on_completed()
+        async with aclosing(await self._open()) as batches:
+            on_next = observer.on_next
+            async for batch in batches:
+                for event in batch:
+                    on_next(event)
 
     def iter(self) -> Iterator[Event]:
         """The run's events on the calling thread (the I/O runs on the client's loop thread).
 
         At most ``Limits.max_buffered_batches`` network reads wait for a slow consumer; then
-        reading pauses. Closing the iterator early (``break``) cancels the request.
+        reading pauses. Closing the iterator early (``break``), or dropping it, cancels the
+        request. If the client is closed meanwhile, the events already received come first,
+        then ``ClientClosed``.
         """
-        client = self._client
-        return iterate(
-            client._transport(), self.dag, client._loop_thread, client.limits.max_buffered_batches
-        )
+        return self._iter()
 
-    async def async_iter(self) -> AsyncIterator[Event]:
-        """The run's events, read on the running loop as the consumer asks for them."""
-        transport = await self._client._async_transport()
-        async with aclosing(transport.stream_batches(self.dag)) as batches:
-            async for batch in batches:
-                for event in batch:
-                    yield event
+    def _iter(self) -> Generator[Event, None, None]:
+        client = self._client
+        client._transport()
+        return iterate(self._open, client._life, client.limits.max_buffered_batches, client)
+
+    def async_iter(self) -> AsyncIterator[Event]:
+        """The run's events, read on the running loop as the consumer asks for them.
+
+        ``break`` (or dropping the iterator), ``aclose()`` or cancelling the task reading it
+        cancels the request.
+        """
+        return async_iterate(self._open, self._client._life, self._client, same_batch)
 
     def iter_events(self) -> Iterator[str]:
-        """The run as SSE text, one event per item: hand it to e.g. FastAPI's StreamingResponse."""
-        for event in self.iter():
-            yield sse_text(event)
+        """The run as SSE text, one event per item: hand it to e.g. FastAPI's StreamingResponse.
 
-    async def async_iter_events(self) -> AsyncIterator[str]:
+        The iterator is also an async iterator, which Starlette's ``StreamingResponse`` reads on
+        its own loop: no worker thread waits on the run, and the run is cancelled as soon as the
+        response's client goes away. Read with ``for``, it is ``iter()``'s events as text.
+        """
+        return SSEText(self._iter, self.async_iter_events)
+
+    def async_iter_events(self) -> AsyncIterator[str]:
         """``iter_events`` on the running loop."""
-        async for event in self.async_iter():
-            yield sse_text(event)
+        return async_iterate(self._open, self._client._life, self._client, sse_batch)
 
 
-def _cancel(task: asyncio.Task[None] | concurrent.futures.Future[None]) -> None:
-    """Cancel a run from whichever thread disposes it (a Task may only be touched on its loop)."""
-    if isinstance(task, concurrent.futures.Future):
-        task.cancel()
-        return
-    loop = task.get_loop()
+def _end(observer: abc.ObserverBase[Event], outcome: Outcome) -> None:
+    """Tell a subscriber how its run ended, on the run's loop.
+
+    What its callbacks raise here has nowhere else to go: the loop's exception handler gets it.
+    """
     try:
-        on_its_loop = asyncio.get_running_loop() is loop
-    except RuntimeError:
-        on_its_loop = False
-    if on_its_loop:
-        task.cancel()
-    elif not loop.is_closed():
-        loop.call_soon_threadsafe(task.cancel)
+        if outcome is None:
+            observer.on_completed()
+        elif isinstance(outcome, Exception):  # not CancelledError: the subscriber disposed
+            observer.on_error(outcome)
+    except Exception as exc:  # the subscriber's callback, or reactivex's default on_error
+        asyncio.get_running_loop().call_exception_handler(
+            {
+                "message": "Unhandled error in an rxsubstrate subscription (its callback raised,"
+                " or its run failed and it has no on_error)",
+                "exception": exc,
+            }
+        )
 
 
 class RunResult:

@@ -6,26 +6,39 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 __all__ = ["LoopThread"]
 
 T = TypeVar("T")
+# Cancelled tasks may start others while they unwind (aiohttp closing a connection): cancel
+# what is left this many times before giving up on it.
+_SHUTDOWN_ROUNDS: Final = 5
 
 
 class LoopThread:
-    """Starts its loop on first use; ``close`` stops it and joins the thread."""
+    """An event loop on a daemon thread: started on first use, closed once and for good.
+
+    Thread-safe. After ``close()`` nothing starts the loop again: ``start`` and everything that
+    needs the loop raise ``RuntimeError``.
+    """
 
     def __init__(self, name: str = "rxsubstrate-loop") -> None:
         self._name = name
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._closed = False
 
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        """The running loop, started if needed."""
+    def start(self) -> asyncio.AbstractEventLoop:
+        """The running loop, started if needed.
+
+        Raises:
+            RuntimeError: the loop thread is closed.
+        """
         with self._lock:
+            if self._closed:
+                raise RuntimeError(f"the {self._name} thread is closed")
             if self._loop is None:
                 loop = asyncio.new_event_loop()
                 started = threading.Event()
@@ -45,15 +58,21 @@ class LoopThread:
             loop.run_forever()
         finally:
             loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
 
     def started_loop(self) -> asyncio.AbstractEventLoop | None:
         """The loop if it is running, without starting it."""
-        return self._loop
+        return None if self._closed else self._loop
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Run ``coro`` on the loop; cancelling the returned future cancels the task."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            loop = self.start()
+        except RuntimeError:
+            coro.close()
+            raise
+        return asyncio.run_coroutine_threadsafe(coro, loop)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the loop and wait for its result on the calling thread."""
@@ -66,27 +85,40 @@ class LoopThread:
         return self._thread is not None and threading.current_thread() is self._thread
 
     def close(self, cleanup: Coroutine[Any, Any, None] | None = None) -> None:
-        """Cancel the loop's tasks and wait for them, run ``cleanup``, then stop the loop and
-        join the thread (idempotent)."""
+        """Cancel the loop's tasks and wait for them, run ``cleanup``, stop the loop and join the
+        thread (idempotent: a second call waits for the first to finish).
+
+        Called on the loop's own thread it cannot wait: the shutdown then runs once the current
+        callback returns.
+        """
         with self._lock:
+            first = not self._closed
+            self._closed = True
             loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is None or thread is None:
+        if not first or loop is None or thread is None:
             if cleanup is not None:
                 cleanup.close()
+            if thread is not None and threading.current_thread() is not thread:
+                thread.join()
             return
-        asyncio.run_coroutine_threadsafe(_shutdown(cleanup), loop).result()
-        loop.call_soon_threadsafe(loop.stop)
+        done = asyncio.run_coroutine_threadsafe(_shutdown(cleanup), loop)
+        done.add_done_callback(lambda _: loop.call_soon_threadsafe(loop.stop))
         if threading.current_thread() is not thread:
-            thread.join()
+            try:
+                done.result()
+            finally:
+                thread.join()
 
 
 async def _shutdown(cleanup: Coroutine[Any, Any, None] | None) -> None:
     """Cancel every other task and let each one unwind (their owners learn why), then clean up."""
     me = asyncio.current_task()
-    tasks = [task for task in asyncio.all_tasks() if task is not me]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    for _ in range(_SHUTDOWN_ROUNDS):
+        tasks = [task for task in asyncio.all_tasks() if task is not me]
+        if not tasks:
+            break
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     if cleanup is not None:
         await cleanup

@@ -65,21 +65,24 @@ class EmbeddedServer:
             if self._closed:
                 raise RuntimeError("this EmbeddedServer is closed; create a new one")
             if self._url is None:
-                self._runner, self._url = self._loop_thread.run(self._serve())
+                # Made here, not on the loop: loading the engine would stall it (and asyncio's
+                # debug mode, ``python -X dev``, reports any callback that slow).
+                app = create_app(self._engine, api_key=self._api_key)
+                self._runner, self._url = self._loop_thread.run(self._serve(app))
             return self._url
 
-    async def _serve(self) -> tuple[web.AppRunner, str]:
+    def in_server_thread(self) -> bool:
+        """True on the thread that serves, where ``close()`` cannot wait for itself."""
+        return self._loop_thread.in_loop_thread()
+
+    async def _serve(self, app: web.Application) -> tuple[web.AppRunner, str]:
         # Bound and listening before the site starts: a client connecting early waits in the
         # backlog instead of being refused.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.bind(("127.0.0.1", 0))
             sock.listen(128)
-            runner = web.AppRunner(
-                create_app(self._engine, api_key=self._api_key),
-                handler_cancellation=True,
-                access_log=None,
-            )
+            runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
             await runner.setup()
             await web.SockSite(runner, sock).start()
         except BaseException:

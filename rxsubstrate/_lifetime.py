@@ -1,0 +1,224 @@
+"""What a ``Substrate`` client owns, and how it is let go.
+
+A client owns its loop thread, the aiohttp session on it, the embedded server and the runs in
+flight on any loop. ``ClientLifetime`` holds them apart from the client, so that they are
+released deterministically: by ``close()``, or by a ``weakref.finalize`` when the client is
+garbage collected or the interpreter exits (a script that never closes its client exits quietly).
+A run in flight keeps its client alive, so a client is never finalized under its own runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Callable, Coroutine
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from ._errors import ClientClosed
+from ._loop_thread import LoopThread
+
+if TYPE_CHECKING:
+    from ._transport import Transport
+    from .server._embedded import EmbeddedServer
+
+__all__ = ["ClientLifetime", "RunTask"]
+
+T = TypeVar("T")
+CLOSED: Final = "this Substrate client is closed; create a new one"
+CLOSED_MID_RUN: Final = "the client was closed while this run streamed"
+
+# How a run ended: None (completed), CancelledError (cancelled by its consumer) or the error.
+Outcome = BaseException | None
+
+
+class RunTask:
+    """One run's task on its loop; ``cancel()`` works from any thread, even before it starts."""
+
+    __slots__ = ("_cancelled", "loop", "owner", "task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, owner: object) -> None:
+        self.loop = loop
+        self.owner: object = owner  # kept alive while the run is in flight
+        self.task: asyncio.Task[Any] | None = None
+        self._cancelled = False
+
+    def _start(
+        self,
+        make: Callable[[], Coroutine[Any, Any, Any]],
+        on_done: Callable[[asyncio.Task[Any]], None],
+    ) -> None:
+        def create() -> None:
+            task = self.loop.create_task(make())
+            task.add_done_callback(on_done)
+            self.task = task
+            if self._cancelled:
+                task.cancel()
+
+        if _running_loop() is self.loop:
+            create()
+        else:
+            self.loop.call_soon_threadsafe(create)
+
+    def cancel(self) -> None:
+        """Cancel the run (idempotent); its owner learns of it through the run's outcome."""
+        if _running_loop() is self.loop:
+            self._cancel_here()
+        elif not self.loop.is_closed():
+            # The loop may close meanwhile, and every task it ran with it: nothing left to do.
+            with suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self._cancel_here)
+
+    def _cancel_here(self) -> None:
+        self._cancelled = True
+        if self.task is not None:
+            self.task.cancel()
+
+
+class ClientLifetime:
+    """A client's loop thread, transport, embedded server and runs in flight; ``close()`` ends
+    them all.
+
+    ``lock`` guards ``closed``, ``transport`` and ``embedded`` (the client makes the last two on
+    first use, under it).
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.closed = False
+        self.loop_thread = LoopThread()
+        self.transport: Transport | None = None
+        self.embedded: EmbeddedServer | None = None
+        self._runs: set[RunTask] = set()
+        self._released = threading.Event()
+        self._closer: threading.Thread | None = None  # releases when close() cannot wait
+
+    def launch(
+        self,
+        make: Callable[[], Coroutine[Any, Any, Any]],
+        on_done: Callable[[Outcome], None],
+        owner: object,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> RunTask:
+        """Run ``make()`` as a task on ``loop`` (default the client's loop thread).
+
+        ``on_done(outcome)`` is called on that loop once the run is over, however it ended, even
+        when it was cancelled before it started. A run cut short by ``close()`` ends with
+        ``ClientClosed``.
+
+        Raises:
+            ClientClosed: the client is closed.
+        """
+        with self.lock:
+            if self.closed:
+                raise ClientClosed(CLOSED)
+            run = RunTask(loop or self.loop_thread.start(), owner)
+            self._runs.add(run)
+
+            def finished(task: asyncio.Task[Any]) -> None:
+                with self.lock:
+                    self._runs.discard(run)
+                run.owner = None
+                on_done(self.outcome(task))
+
+            # Scheduled under the lock: a task on the loop thread exists before close() asks
+            # the loop thread to cancel every task.
+            run._start(make, finished)
+        return run
+
+    def outcome(self, task: asyncio.Task[Any]) -> Outcome:
+        """How a finished run ended; a run that ``close()`` cut short ends with ClientClosed.
+
+        ``close()`` cancels the runs before it stops the embedded server, so a run it ends sees
+        the cancellation, never the connection breaking.
+        """
+        if task.cancelled():
+            return ClientClosed(CLOSED_MID_RUN) if self.closed else asyncio.CancelledError()
+        return task.exception()
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the loop thread and wait for its result.
+
+        Raises:
+            ClientClosed: the client is closed, or was closed before ``coro`` finished.
+            RuntimeError: called on the loop thread, which would wait for itself.
+        """
+        if self.loop_thread.in_loop_thread():
+            coro.close()
+            raise RuntimeError("a blocking call was made from the client's own loop thread")
+        with self.lock:
+            if self.closed:
+                coro.close()
+                raise ClientClosed(CLOSED)
+            future = self.loop_thread.submit(coro)
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError:
+            if self.closed:
+                raise ClientClosed(CLOSED_MID_RUN) from None
+            raise
+
+    async def call_here(self, make: Callable[[], Coroutine[Any, Any, T]], owner: object) -> T:
+        """Run ``make()`` on the running loop as a run ``close()`` can end, and return its result.
+
+        Raises:
+            ClientClosed: the client is closed, or was closed before the run finished.
+        """
+        run = self.launch(make, lambda _: None, owner, asyncio.get_running_loop())
+        task = run.task
+        assert task is not None  # made at once on the running loop
+        try:
+            result: T = await task
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if self.closed and not (me is not None and me.cancelling()):  # not our caller's
+                raise ClientClosed(CLOSED_MID_RUN) from None
+            raise
+        return result
+
+    def close(self) -> None:
+        """End the runs in flight (their consumers get ClientClosed), close the loop thread and
+        its session, then the embedded server (idempotent, thread-safe).
+
+        Waits until all is released, except on the client's own threads (a ``subscribe()``
+        callback), where a short-lived thread finishes the job once the callback returns.
+        """
+        with self.lock:
+            first = not self.closed
+            self.closed = True
+            runs = list(self._runs)
+            transport, embedded = self.transport, self.embedded
+        own_thread = self.loop_thread.in_loop_thread() or (
+            embedded is not None and embedded.in_server_thread()
+        )
+        if not first:
+            if not own_thread:
+                self._released.wait()
+                if self._closer is not None and self._closer is not threading.current_thread():
+                    self._closer.join()
+            return
+        for run in runs:
+            run.cancel()
+        if own_thread:
+            self._closer = threading.Thread(
+                target=self._release, args=(transport, embedded), name="rxsubstrate-close"
+            )
+            self._closer.start()
+        else:
+            self._release(transport, embedded)
+
+    def _release(self, transport: Transport | None, embedded: EmbeddedServer | None) -> None:
+        try:
+            self.loop_thread.close(transport.aclose() if transport is not None else None)
+            if embedded is not None:
+                embedded.close()
+        finally:
+            self._released.set()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -131,6 +131,17 @@ async def main():
 asyncio.run(main())
 """
 
+# A jq directive starts the engine's sandbox processes, which the release at exit must stop too.
+SANDBOX_AT_EXIT = """
+from rxsubstrate import ComputeText, Substrate, sb
+
+a = ComputeText(prompt="tell me about windmills", max_tokens=10)
+b = ComputeText(prompt=sb.jq(a.future.text, "ascii_upcase"), max_tokens=10)
+substrate = Substrate()
+for event in substrate.stream(a, b).iter():
+    print(event)
+"""
+
 
 def readme_quick_start() -> str:
     return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)[0]
@@ -140,6 +151,7 @@ SCRIPTS = {
     "readme quick start": readme_quick_start(),
     "announcement examples": ANNOUNCEMENT,
     "break at the end of asyncio.run": BREAK_AT_THE_END_OF_ASYNCIO_RUN,
+    "a jq directive's sandbox": SANDBOX_AT_EXIT,
 }
 FLAGS = {"plain": [], "-X dev -W error": ["-X", "dev", "-W", "error"]}
 

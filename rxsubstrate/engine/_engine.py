@@ -159,5 +159,13 @@ class Engine:
         self._sandbox.close()
 
     async def aclose(self) -> None:
-        """``close`` without blocking the running loop."""
-        await asyncio.to_thread(self.close)
+        """``close`` without blocking the running loop.
+
+        At interpreter exit, when no thread can be started any more, it closes in place.
+        """
+        if not self._sandbox.started:
+            return
+        try:
+            await asyncio.to_thread(self.close)
+        except RuntimeError:  # the default executor is shut down: the interpreter is exiting
+            self.close()

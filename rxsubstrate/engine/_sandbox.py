@@ -81,6 +81,11 @@ class Sandbox:
             self._pool.put(task)
         return task
 
+    @property
+    def started(self) -> bool:
+        """True while worker processes may be running (between first use and ``close``)."""
+        return self._pool is not None
+
     def close(self) -> None:
         """Kill every worker and fail the tasks still queued (idempotent, blocking)."""
         with self._lock:

@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.server_thread import ServerThread
+
 
 @dataclass
 class Reply:
@@ -35,26 +37,13 @@ class Seen:
     body: bytes
 
 
-class ReplayServer:
+class ReplayServer(ServerThread):
     def __init__(self, reply: Reply) -> None:
+        super().__init__()
         self.reply = reply
         self.requests: list[Seen] = []
         self.client_gone = threading.Event()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
-        self.url = ""
-
-    def __enter__(self) -> ReplayServer:
-        self._thread.start()
-        self.url = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
 
     async def _start(self) -> str:
         app = web.Application()

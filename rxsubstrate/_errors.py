@@ -4,12 +4,17 @@ Runtime failures form one tree, so ``except SubstrateError`` catches every one o
 
     SubstrateError
     ├── APIStatusError              the server answered with a non-2xx status
-    │   └── AuthenticationError     401 / 403
+    │   ├── AuthenticationError     401 / 403
+    │   ├── RateLimited             429 (retry_after, when the server said)
+    │   └── ServerError             5xx (retry_after, when the server said)
     ├── TransportError              the connection could not be made or broke
-    │   ├── ConnectTimeout          also a TimeoutError
-    │   ├── ReadTimeout             no bytes for longer than the idle timeout; also a TimeoutError
+    │   ├── ConnectError            refused, reset or closed before the server answered
+    │   ├── ConnectTimeout          no response headers within Timeout.connect; a TimeoutError
+    │   ├── ReadTimeout             no bytes for longer than Timeout.read; a TimeoutError
+    │   ├── RunTimeout              the run outlasted Timeout.total; a TimeoutError
     │   └── StreamInterrupted       the stream ended before graph.result
     ├── ProtocolError               the bytes are not a valid Substrate stream
+    │   ├── UnexpectedContentType   a 200 answer of another type (an HTML page from a proxy)
     │   ├── EventTooLarge           one SSE event exceeded the configured maximum
     │   └── MalformedEvent          an event's data is not valid JSON or has the wrong shape
     ├── NodeFailed                  a node reported node.error (ops.raise_on_error, RunResult.get)
@@ -19,6 +24,8 @@ Runtime failures form one tree, so ``except SubstrateError`` catches every one o
 
 Misuse is also a ``RuntimeError``, apart from I/O failures: ``ClientClosed`` is raised by a run
 started on a closed client, and ends every run still streaming when its client is closed.
+
+No error carries the API key: not in its message, its repr, nor in the exceptions it chains.
 """
 
 from __future__ import annotations
@@ -32,15 +39,20 @@ __all__ = [
     "APIStatusError",
     "AuthenticationError",
     "ClientClosed",
+    "ConnectError",
     "ConnectTimeout",
     "EventTooLarge",
     "MalformedEvent",
     "NodeFailed",
     "ProtocolError",
+    "RateLimited",
     "ReadTimeout",
+    "RunTimeout",
+    "ServerError",
     "StreamInterrupted",
     "SubstrateError",
     "TransportError",
+    "UnexpectedContentType",
 ]
 
 
@@ -55,13 +67,25 @@ class APIStatusError(SubstrateError):
         status: the HTTP status code.
         message: the server's own message (its JSON ``message``/``error`` field, or the body text).
         request_id: the ``x-substrate-request-id`` header, when the server sent one.
+        retry_after: the seconds the server asked to wait before trying again (its
+            ``Retry-After`` header, as seconds or an HTTP date), or None.
     """
 
-    def __init__(self, status: int, message: str, request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        request_id: str | None = None,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
         self.status = status
         self.message = message
         self.request_id = request_id
+        self.retry_after = retry_after
         suffix = f" (request id {request_id})" if request_id else ""
+        if retry_after is not None:
+            suffix += f" (retry after {retry_after:g} s)"
         super().__init__(f"HTTP {status}: {message}{suffix}")
 
 
@@ -69,16 +93,44 @@ class AuthenticationError(APIStatusError):
     """The server refused the API key (401 or 403)."""
 
 
+class RateLimited(APIStatusError):
+    """Too many requests (429); ``retry_after`` says how long the server asked to wait."""
+
+
+class ServerError(APIStatusError):
+    """The server, or a proxy before it, failed (5xx); 502, 503 and 504 are retried."""
+
+
 class TransportError(SubstrateError):
     """The connection to the server could not be made, or broke while reading."""
 
 
+class ConnectError(TransportError):
+    """No answer began: the connection was refused or reset, or closed before the response
+    headers. Nothing reached the consumer, so these are retried (``Retry``)."""
+
+
 class ConnectTimeout(TransportError, TimeoutError):
-    """No connection to the server within the connect timeout."""
+    """No response headers within ``Timeout.connect`` (connecting included)."""
 
 
 class ReadTimeout(TransportError, TimeoutError):
-    """The server sent nothing for longer than the idle-read timeout."""
+    """The server sent nothing for longer than ``Timeout.read``."""
+
+
+class RunTimeout(TransportError, TimeoutError):
+    """The run outlasted ``Timeout.total``, retries and waits included.
+
+    Attributes:
+        events_received: how many events arrived before the deadline.
+    """
+
+    def __init__(self, total: float, events_received: int) -> None:
+        self.events_received = events_received
+        super().__init__(
+            f"the run did not finish within Timeout.total={total:g} s"
+            f" ({events_received} event(s) received)"
+        )
 
 
 class StreamInterrupted(TransportError):
@@ -101,6 +153,24 @@ class StreamInterrupted(TransportError):
 
 class ProtocolError(SubstrateError):
     """The bytes received are not a valid Substrate event stream."""
+
+
+class UnexpectedContentType(ProtocolError):
+    """A 2xx answer that is not what was asked for: an HTML page from a proxy, a JSON error
+    where an event stream was expected.
+
+    Attributes:
+        content_type: the answer's ``Content-Type`` (without parameters).
+        expected: what the request asked for.
+        body: the first bytes of the answer (at most 1 KiB).
+    """
+
+    def __init__(self, content_type: str, expected: str, body: bytes) -> None:
+        self.content_type = content_type
+        self.expected = expected
+        self.body = body
+        shown = body[:200].decode("utf-8", "replace")
+        super().__init__(f"the server answered {content_type}, not {expected}: {shown!r}")
 
 
 class EventTooLarge(ProtocolError):

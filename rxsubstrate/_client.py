@@ -17,7 +17,7 @@ from reactivex.disposable import Disposable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from ._bridges import SSEText, async_iterate, iterate, same_batch, sse_batch
-from ._config import Limits, Timeout
+from ._config import Limits, Retry, Timeout, check_api_key, check_base_url
 from ._errors import ClientClosed, NodeFailed
 from ._events import Event
 from ._graph import serialize, visualize
@@ -60,12 +60,20 @@ class Substrate:
         api_key: the API key, sent as ``Authorization: Bearer``; never shown in a repr or error.
         base_url: the server, e.g. ``http://127.0.0.1:8787``; default the hosted API when a key
             is given.
-        timeout: seconds for connecting and between reads, or a ``Timeout``.
+        timeout: seconds for connecting and between reads, or a ``Timeout`` (which can also
+            bound a whole run).
+        retry: how requests that failed before the server answered are sent again (refused
+            or reset connections, 429, 502, 503, 504); ``None`` sends each request once.
+            Nothing is retried once a run's events have begun.
         limits: memory bounds (largest event, batches buffered for ``iter()``).
         engine: an ``rxsubstrate.engine.Engine`` to embed instead of the default one.
         additional_headers: sent with every request.
         secrets: your model providers' keys, sent as headers as the official SDK does; never
             shown in a repr or error.
+
+    Raises:
+        ValueError: the key has surrounding whitespace or a line break (the message never
+            shows the key), or ``base_url`` is not an http(s) URL with a host.
     """
 
     def __init__(
@@ -74,6 +82,7 @@ class Substrate:
         base_url: str | None = None,
         timeout: float | Timeout | None = None,
         *,
+        retry: Retry | None = Retry(),  # noqa: B008  (frozen: one shared default is safe)
         limits: Limits | None = None,
         engine: Engine | None = None,
         additional_headers: Mapping[str, str] | None = None,
@@ -83,6 +92,10 @@ class Substrate:
         base_url = base_url or os.environ.get("SUBSTRATE_BASE_URL") or None
         if engine is not None and base_url is not None:
             raise ValueError("pass either engine= (embedded) or base_url=, not both")
+        if api_key is not None:
+            check_api_key(api_key)
+        if base_url is not None:
+            check_base_url(base_url)
         self._embedded_engine = engine
         self._embedded: EmbeddedServer | None = None
         self._uses_embedded = base_url is None and (api_key is None or engine is not None)
@@ -93,8 +106,13 @@ class Substrate:
         elif not isinstance(timeout, Timeout):
             timeout = Timeout(connect=float(timeout), read=float(timeout))
         self.timeout = timeout
+        if retry is not None and not isinstance(retry, Retry):
+            raise TypeError("retry= takes an rxsubstrate.Retry, or None to send requests once")
+        self.retry = retry or Retry(attempts=1)
         self.limits = limits or Limits()
-        self._headers = {**(additional_headers or {}), **secret_headers(secrets)}
+        provider_keys = secret_headers(secrets)
+        self._headers = {**(additional_headers or {}), **provider_keys}
+        self._secrets = tuple(provider_keys.values())
         self._life = ClientLifetime()
         self._finalizer = weakref.finalize(self, self._life.close)
 
@@ -148,7 +166,14 @@ class Substrate:
         )
 
     def run(self, *nodes: Node[Any] | Mapping[str, Any]) -> RunResult:
-        """Run without streaming and wait for the whole result (on the client's loop thread)."""
+        """Run without streaming and wait for the whole result (on the client's loop thread).
+
+        A request that failed before the server answered is sent again as ``retry`` allows.
+
+        Raises:
+            APIStatusError: the server refused the run; ``UnexpectedContentType``: its answer
+                is not JSON; ``TransportError``: no answer (see the error tree).
+        """
         dag = self._serialize(nodes)
         transport = self._transport()
         return RunResult(*self._life.call(transport.post_json(dag)))
@@ -215,7 +240,13 @@ class Substrate:
                     life.embedded = EmbeddedServer(self._embedded_engine)
                     base_url = life.embedded.start()
                 life.transport = Transport(
-                    base_url, self._api_key, self.timeout, self.limits, self._headers
+                    base_url,
+                    self._api_key,
+                    self.timeout,
+                    self.limits,
+                    self.retry,
+                    self._headers,
+                    self._secrets,
                 )
                 life.transport.home_loop = life.loop_thread.started_loop
             return life.transport

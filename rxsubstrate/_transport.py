@@ -3,34 +3,57 @@
 aiohttp's exceptions are translated to rxsubstrate's in one place, ``_translate_errors``. One
 ``aiohttp.ClientSession`` is kept per event loop, because a session belongs to the loop it was
 made on: the client's own loop thread has one, and so does every loop that uses the async API.
+
+Every wait on the server is timed here, by the run's ``_Clock``: aiohttp itself times only the
+connecting. A request that fails before the server answered is sent again as ``Retry`` allows
+(``_retry``); once an answer is being read, nothing is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import platform
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+import random
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, Final
+from typing import Any, Final, TypeVar, cast
 
 import aiohttp
 import msgspec
 
-from ._config import Limits, Timeout
+from ._config import Limits, Retry, Timeout
 from ._errors import (
     APIStatusError,
     AuthenticationError,
+    ConnectError,
     ConnectTimeout,
+    ProtocolError,
+    RateLimited,
     ReadTimeout,
+    RunTimeout,
+    ServerError,
     StreamInterrupted,
     TransportError,
+    UnexpectedContentType,
 )
 from ._events import Event, GraphResult, decode_batch
+from ._retry import parse_retry_after, retry_wait
 from ._sse import SSEDecoder
 from ._version import __version__
 
 __all__ = ["Transport"]
 
+T = TypeVar("T")
+_log = logging.getLogger("rxsubstrate.transport")
 USER_AGENT: Final = (
     f"rxsubstrate/{__version__} python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
 )
@@ -38,17 +61,126 @@ _json_encoder: Final = msgspec.json.Encoder()
 # At most this much is decoded per batch: enough to amortise the per-batch work, small enough
 # that many concurrent runs do not each hold a large batch of decoded events.
 READ_SIZE: Final = 16 * 1024
+_EVENT_STREAM: Final = "text/event-stream"
+_JSON: Final = "application/json"
+# An error body is read for its message only: this much at most, for this long at most.
 _ERROR_BODY_LIMIT: Final = 64 * 1024
+_UNEXPECTED_BODY_LIMIT: Final = 1024
+_MESSAGE_WAIT: Final = 10.0
 
 
 class _Progress:
     """What a run has received so far, for the error raised if it breaks."""
 
-    __slots__ = ("events", "pending")
+    __slots__ = ("answered", "events", "pending")
 
     def __init__(self) -> None:
+        self.answered = False  # response headers arrived: a failure now is not a ConnectError
         self.events = 0
         self.pending = False
+
+
+class _Clock:
+    """A run's deadlines: each wait on the server is bounded by its own timeout and the total.
+
+    Waits are timed one by one, never across a ``yield`` to the consumer, so a slow consumer
+    neither counts as an idle server nor gets a timeout raised into its own code.
+    """
+
+    __slots__ = ("_deadline", "_loop", "_progress", "_started", "timeout")
+
+    def __init__(self, timeout: Timeout, progress: _Progress) -> None:
+        self.timeout = timeout
+        self._progress = progress
+        self._loop = asyncio.get_running_loop()
+        self._started = self._loop.time()
+        self._deadline = None if timeout.total is None else self._started + timeout.total
+
+    def elapsed(self) -> float:
+        return self._loop.time() - self._started
+
+    def remaining(self) -> float | None:
+        return None if self._deadline is None else self._deadline - self._loop.time()
+
+    def check_total(self) -> None:
+        """Raise ``RunTimeout`` past the total deadline: for a stream that never makes the
+        client wait (the server always ahead of a slow consumer)."""
+        if self._deadline is not None and self._loop.time() >= self._deadline:
+            raise self._run_timeout()
+
+    def _run_timeout(self) -> RunTimeout:
+        assert self.timeout.total is not None
+        return RunTimeout(self.timeout.total, self._progress.events)
+
+    async def within(
+        self, waiting: Awaitable[T], seconds: float | None, timed_out: Callable[[], TransportError]
+    ) -> T:
+        """Await ``waiting`` for ``seconds`` at most (then ``timed_out()``), and no longer than
+        the total allows (then ``RunTimeout``)."""
+        deadline = self._deadline
+        if seconds is None and deadline is None:
+            return await waiting
+        own = None if seconds is None else self._loop.time() + seconds
+        total_first = own is None or (deadline is not None and deadline <= own)
+        scope = asyncio.timeout_at(deadline if total_first else own)
+        try:
+            async with scope:
+                return await waiting
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            raise (self._run_timeout() if total_first else timed_out()) from None
+
+    def read_timeout(self) -> ReadTimeout:
+        return ReadTimeout(
+            f"the server sent nothing for Timeout.read={self.timeout.read:g} s"
+            f" ({self._progress.events} event(s) so far)"
+        )
+
+    def connect_timeout(self) -> ConnectTimeout:
+        return ConnectTimeout(
+            f"no answer from the server (response headers) within"
+            f" Timeout.connect={self.timeout.connect:g} s"
+        )
+
+
+class _Body:
+    """The answer's body; each read waits no longer than ``Timeout.read`` and the total."""
+
+    __slots__ = ("_clock", "_content", "request_id")
+
+    def __init__(self, response: aiohttp.ClientResponse, clock: _Clock) -> None:
+        self._content = response.content
+        self._clock = clock
+        self.request_id = response.headers.get("x-substrate-request-id")
+
+    async def read(self, n: int) -> bytes:
+        # Bytes already buffered are no wait: only an empty buffer starts a timer (the hot path
+        # of a fast stream then costs no timer per read).
+        if chunk := self._content.read_nowait(n):
+            self._clock.check_total()
+            return chunk
+        clock = self._clock
+        return await clock.within(self._content.read(n), clock.timeout.read, clock.read_timeout)
+
+    async def read_all(self) -> bytes:
+        chunks = []
+        while chunk := await self.read(READ_SIZE):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def read_prefix(self, limit: int) -> bytes:
+        """Up to ``limit`` bytes, or what arrived within ``Timeout.read`` (10 s at most): the
+        body of an error, read for its message."""
+        data = bytearray()
+        wait = min(_MESSAGE_WAIT, self._clock.timeout.read or _MESSAGE_WAIT)
+        # Best effort on purpose: the status or content type is the error; a body cut short or
+        # slow only shortens its message.
+        with contextlib.suppress(TimeoutError, aiohttp.ClientError):
+            async with asyncio.timeout(wait):
+                while len(data) < limit and (chunk := await self.read(limit - len(data))):
+                    data += chunk
+        return bytes(data)
 
 
 class Transport:
@@ -60,17 +192,22 @@ class Transport:
         api_key: str | None,
         timeout: Timeout,
         limits: Limits,
+        retry: Retry,
         extra_headers: dict[str, str] | None = None,
+        secrets: Sequence[str] = (),
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.limits = limits
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=timeout.connect, sock_read=timeout.read
-        )
+        self.timeout = timeout
+        self.retry = retry
+        # aiohttp times the connecting only (ConnectionTimeoutError); _Clock times the rest.
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=timeout.connect)
         headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
         headers.update(extra_headers or {})
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
+        # Never shown in an error: the key, and the provider keys among the extra headers.
+        self._secrets = tuple(s for s in (api_key, *secrets) if s)
         self._headers = headers
         self.home_loop: Callable[[], asyncio.AbstractEventLoop | None] = lambda: None
         self._home_session: aiohttp.ClientSession | None = None
@@ -107,47 +244,36 @@ class Transport:
 
     async def post_json(self, dag: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """Run a dag without streaming; return the response JSON and the request id."""
-        body = _json_encoder.encode({"dag": dag})
-        headers = {"Accept": "application/json"}
-        with _translate_errors(_Progress(), streaming=False):
-            async with (
-                self._session() as session,
-                session.post(f"{self.base_url}/compose", data=body, headers=headers) as response,
-            ):
-                await _raise_for_status(response)
-                payload = await response.read()
-                request_id = response.headers.get("x-substrate-request-id")
+        progress = _Progress()
+        with _translate_errors(progress, streaming=False, secrets=self._secrets):
+            async with self._answer(dag, _JSON, progress) as body:
+                payload = await body.read_all()
         try:
             decoded = msgspec.json.decode(payload)
         except msgspec.DecodeError as exc:
-            raise TransportError(f"the server's JSON answer is malformed: {exc}") from None
+            raise ProtocolError(f"the server's JSON answer is malformed: {exc}") from None
         if not isinstance(decoded, dict):
-            raise TransportError("the server's JSON answer is not an object")
-        return decoded, request_id
+            raise ProtocolError("the server's JSON answer is not an object")
+        return decoded, body.request_id
 
     async def stream_batches(self, dag: dict[str, Any]) -> AsyncGenerator[list[Event], None]:
         """Stream a run: yield its events in batches, one batch per network read.
 
         The last event yielded is the ``GraphResult``; anything the server sends after it is
-        ignored. Close the generator (``aclose``) to cancel the request.
+        ignored. Close the generator (``aclose``) to cancel the request. Failures before the
+        server answered are retried as ``Retry`` allows; none after.
 
         Raises:
             APIStatusError: a non-2xx answer, with the server's message.
             StreamInterrupted: the stream ended before ``graph.result``.
             ProtocolError: the bytes are not a valid event stream.
-            ConnectTimeout, ReadTimeout, TransportError: the connection failed.
+            ConnectError, ConnectTimeout, ReadTimeout, RunTimeout, TransportError: the
+                connection failed.
         """
-        body = _json_encoder.encode({"dag": dag})
-        headers = {"Accept": "text/event-stream", "X-Substrate-Streaming": "1"}
         decoder = SSEDecoder(self.limits.max_event_size)
         progress = _Progress()
-        with _translate_errors(progress, streaming=True):
-            async with (
-                self._session() as session,
-                session.post(f"{self.base_url}/compose", data=body, headers=headers) as response,
-            ):
-                await _raise_for_status(response)
-                content = response.content
+        with _translate_errors(progress, streaming=True, secrets=self._secrets):
+            async with self._answer(dag, _EVENT_STREAM, progress) as content:
                 while True:
                     chunk = await content.read(READ_SIZE)
                     if not chunk:
@@ -165,12 +291,86 @@ class Transport:
                     yield batch
         raise StreamInterrupted(progress.events, partial_event=decoder.pending)
 
+    @asynccontextmanager
+    async def _answer(
+        self, dag: dict[str, Any], accept: str, progress: _Progress
+    ) -> AsyncIterator[_Body]:
+        """POST the dag; the body of its 2xx answer of type ``accept``, read by the caller.
 
-async def _raise_for_status(response: aiohttp.ClientResponse) -> None:
-    if response.status < 300:
-        return
-    # An error body is for a message: read a bounded prefix, however much the server sends.
-    text = (await response.content.read(_ERROR_BODY_LIMIT)).decode("utf-8", "replace")
+        Raises:
+            APIStatusError: the last answer was not 2xx (after any retries).
+            UnexpectedContentType: a 2xx answer of another type.
+            ConnectError, ConnectTimeout, RunTimeout, TransportError: no answer.
+        """
+        clock = _Clock(self.timeout, progress)
+        data = _json_encoder.encode({"dag": dag})
+        headers = {"Accept": accept}
+        if accept == _EVENT_STREAM:
+            headers["X-Substrate-Streaming"] = "1"
+        async with self._session() as session:
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    response = await self._attempt(session, data, headers, progress, clock)
+                    break
+                except (ConnectError, APIStatusError) as exc:
+                    wait = retry_wait(
+                        self.retry,
+                        attempt,
+                        exc,
+                        elapsed=clock.elapsed(),
+                        remaining=clock.remaining(),
+                        jitter=random.random(),
+                    )
+                    if wait is None:
+                        raise
+                    _log.info("retrying in %.2f s (attempt %d): %s", wait, attempt + 1, exc)
+                await asyncio.sleep(wait)
+            async with response:
+                yield _Body(response, clock)
+
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        data: bytes,
+        headers: dict[str, str],
+        progress: _Progress,
+        clock: _Clock,
+    ) -> aiohttp.ClientResponse:
+        """One request: its response once the headers say it is worth reading, else an error."""
+        accept = headers["Accept"]
+        progress.answered = False  # a retry starts over: a reset now is a ConnectError again
+        request = session.post(f"{self.base_url}/compose", data=data, headers=headers)
+        with _translate_errors(progress, streaming=False, secrets=self._secrets):
+            if accept == _EVENT_STREAM:
+                response = await clock.within(request, self.timeout.connect, clock.connect_timeout)
+            else:  # the answer comes when the graph is done: that wait is a read
+                response = await clock.within(request, self.timeout.read, clock.read_timeout)
+        progress.answered = True
+        try:
+            if response.status >= 300:
+                body = await _Body(response, clock).read_prefix(_ERROR_BODY_LIMIT)
+                raise _status_error(response, _mask(body, self._secrets))
+            content_type = response.content_type if "Content-Type" in response.headers else "none"
+            if not _is_type(content_type, accept):
+                body = await _Body(response, clock).read_prefix(_UNEXPECTED_BODY_LIMIT)
+                raise UnexpectedContentType(content_type, accept, _mask(body, self._secrets))
+        except BaseException:
+            response.release()
+            raise
+        return response
+
+
+def _is_type(content_type: str, accept: str) -> bool:
+    if accept == _JSON:
+        return content_type == _JSON or content_type.endswith("+json")
+    return content_type == accept
+
+
+def _status_error(response: aiohttp.ClientResponse, body: bytes) -> APIStatusError:
+    """The error for a non-2xx answer: its class by status, the server's own message."""
+    text = body.decode("utf-8", "replace")
     message = text.strip() or (response.reason or "")
     try:
         decoded = msgspec.json.decode(text)
@@ -185,29 +385,91 @@ async def _raise_for_status(response: aiohttp.ClientResponse) -> None:
             if isinstance(value, dict) and isinstance(value.get("message"), str):
                 message = value["message"]
                 break
-    request_id = response.headers.get("x-substrate-request-id")
-    error = AuthenticationError if response.status in (401, 403) else APIStatusError
-    raise error(response.status, message, request_id)
+    status = response.status
+    error: type[APIStatusError] = APIStatusError
+    if status in (401, 403):
+        error = AuthenticationError
+    elif status == 429:
+        error = RateLimited
+    elif status >= 500:
+        error = ServerError
+    return error(
+        status,
+        message,
+        response.headers.get("x-substrate-request-id"),
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+    )
 
 
 @contextmanager
-def _translate_errors(progress: _Progress, *, streaming: bool) -> Iterator[None]:
-    """The one place where aiohttp's exceptions become rxsubstrate's."""
+def _translate_errors(
+    progress: _Progress, *, streaming: bool, secrets: tuple[str, ...]
+) -> Iterator[None]:
+    """The one place where aiohttp's exceptions become rxsubstrate's.
+
+    Before the response headers, a broken connection is a ``ConnectError`` (retried); after,
+    it is a ``StreamInterrupted`` for a stream. ``secrets`` (the API key, provider keys) are
+    masked in the aiohttp exceptions chained.
+    """
     try:
         yield
-    except aiohttp.ConnectionTimeoutError as exc:
-        raise ConnectTimeout(f"no connection to the server: {exc}") from exc
-    except aiohttp.ServerTimeoutError as exc:
-        raise ReadTimeout(
-            f"the server sent nothing within the read timeout ({progress.events} event(s) so far)"
-        ) from exc
-    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
-        if not streaming:
-            raise TransportError(f"the connection broke: {exc}") from exc
-        raise StreamInterrupted(
-            progress.events, partial_event=progress.pending, reason=str(exc) or type(exc).__name__
-        ) from exc
     except aiohttp.ClientError as exc:
-        raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-    except TimeoutError as exc:
-        raise ConnectTimeout("no answer from the server within the connect timeout") from exc
+        _scrub(exc, secrets)
+        raise _translated(exc, progress, streaming) from exc
+
+
+def _translated(exc: aiohttp.ClientError, progress: _Progress, streaming: bool) -> TransportError:
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return ConnectTimeout(f"no connection to the server: {exc}")
+    if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ServerFingerprintMismatch):
+        # Not a ConnectError: a certificate does not fix itself, so retrying is pointless.
+        return TransportError(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+        reason = str(exc) or type(exc).__name__
+        if not progress.answered:
+            return ConnectError(f"the connection failed before the server answered: {reason}")
+        if not streaming:
+            return TransportError(f"the connection broke: {reason}")
+        return StreamInterrupted(progress.events, partial_event=progress.pending, reason=reason)
+    return TransportError(f"{type(exc).__name__}: {exc}")
+
+
+def _mask(value: T, secrets: tuple[str, ...]) -> T:
+    """``value`` (str or bytes; anything else as it is) without ``secrets``: what a server
+    sent back may quote the request's headers (an echo service, a proxy's error page)."""
+    for secret in secrets:
+        if isinstance(value, str):
+            value = cast(T, value.replace(secret, "<redacted>"))
+        elif isinstance(value, bytes):
+            value = cast(T, value.replace(secret.encode(), b"<redacted>"))
+    return value
+
+
+def _scrub(exc: BaseException, secrets: tuple[str, ...]) -> None:
+    """Mask ``secrets`` in ``exc`` and every exception it chains, before an error chains it.
+
+    A ``ClientResponseError`` shows the request's headers in its repr, and aiohttp's parser
+    errors quote the bytes a server sent, which may echo a key.
+    """
+    todo: list[BaseException | None] = [exc]
+    seen: set[int] = set()
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        attributes = getattr(current, "__dict__", {})
+        for name, value in list(attributes.items()):
+            attributes[name] = _mask(value, secrets)
+        current.args = tuple(_mask(arg, secrets) for arg in current.args)
+        if isinstance(current, aiohttp.ClientResponseError):
+            info = current.request_info
+            headers = info.headers.copy()
+            for name, value in info.headers.items():
+                if _mask(value, secrets) != value:
+                    headers[name] = "<redacted>"
+            current.request_info = aiohttp.RequestInfo(
+                info.url, info.method, type(info.headers)(headers), info.real_url
+            )
+            current.args = (current.request_info, current.history)
+        todo += [current.__cause__, current.__context__]

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from rxsubstrate import APIStatusError, NodeFailed, Substrate, TransportError
+from rxsubstrate import APIStatusError, NodeFailed, Substrate, UnexpectedContentType
 from tests.replay_server import ReplayServer, Reply
 
 DAG: dict[str, Any] = {"nodes": [], "edges": [], "initial_args": {}, "futures": [], "id": "g"}
@@ -67,6 +67,6 @@ def test_run_with_a_body_that_is_not_json() -> None:
     with (
         ReplayServer(reply) as server,
         Substrate(api_key="k", base_url=server.url) as client,
-        pytest.raises(TransportError, match="malformed"),
+        pytest.raises(UnexpectedContentType, match="text/html, not application/json"),
     ):
         client.run(DAG)

@@ -31,6 +31,7 @@ import aiohttp
 import msgspec
 
 from ._config import Limits, Retry, Timeout
+from ._error_body import ERROR_BODY_LIMIT, error_message
 from ._errors import (
     APIStatusError,
     AuthenticationError,
@@ -63,8 +64,7 @@ _json_encoder: Final = msgspec.json.Encoder()
 READ_SIZE: Final = 16 * 1024
 _EVENT_STREAM: Final = "text/event-stream"
 _JSON: Final = "application/json"
-# An error body is read for its message only: this much at most, for this long at most.
-_ERROR_BODY_LIMIT: Final = 64 * 1024
+# An error body is read for its message only: ERROR_BODY_LIMIT at most, for this long at most.
 _UNEXPECTED_BODY_LIMIT: Final = 1024
 _MESSAGE_WAIT: Final = 10.0
 
@@ -350,7 +350,7 @@ class Transport:
         progress.answered = True
         try:
             if response.status >= 300:
-                body = await _Body(response, clock).read_prefix(_ERROR_BODY_LIMIT)
+                body = await _Body(response, clock).read_prefix(ERROR_BODY_LIMIT)
                 raise _status_error(response, _mask(body, self._secrets))
             content_type = response.content_type if "Content-Type" in response.headers else "none"
             if not _is_type(content_type, accept):
@@ -370,21 +370,7 @@ def _is_type(content_type: str, accept: str) -> bool:
 
 def _status_error(response: aiohttp.ClientResponse, body: bytes) -> APIStatusError:
     """The error for a non-2xx answer: its class by status, the server's own message."""
-    text = body.decode("utf-8", "replace")
-    message = text.strip() or (response.reason or "")
-    try:
-        decoded = msgspec.json.decode(text)
-    except msgspec.DecodeError:
-        decoded = None
-    if isinstance(decoded, dict):
-        for key in ("message", "error", "detail"):
-            value = decoded.get(key)
-            if isinstance(value, str):
-                message = value
-                break
-            if isinstance(value, dict) and isinstance(value.get("message"), str):
-                message = value["message"]
-                break
+    message = error_message(body, response.reason or "")
     status = response.status
     error: type[APIStatusError] = APIStatusError
     if status in (401, 403):

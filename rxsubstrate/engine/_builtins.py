@@ -16,23 +16,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from itertools import zip_longest
-from typing import Any, Final
+from typing import Any
 
 from ._budget import Budget, drive
 from ._errors import InvalidNodeArgs
 from ._impl import NodeContext, NodeImpl
 from ._jsongen import JsonGenerator, delta_chunks
+from ._kinds import MODEL_NODES, array_item, choice_count
 from ._limits import Limits
 from ._text import DEFAULT_MAX_TOKENS, TextGenerator, seed_of
 
 __all__ = ["builtin_impls"]
-
-_MODEL_NODES: Final = (
-    "Mistral7BInstruct",
-    "Mixtral8x7BInstruct",
-    "Llama3Instruct8B",
-    "Llama3Instruct70B",
-)
 
 
 def builtin_impls(text: TextGenerator, limits: Limits) -> dict[str, NodeImpl]:
@@ -50,7 +44,7 @@ def builtin_impls(text: TextGenerator, limits: Limits) -> dict[str, NodeImpl]:
         "BatchComputeText": nodes.batch_compute_text,
         "BatchComputeJSON": nodes.batch_compute_json,
     }
-    impls.update(dict.fromkeys(_MODEL_NODES, nodes.model_node))
+    impls.update(dict.fromkeys(MODEL_NODES, nodes.model_node))
     return impls
 
 
@@ -89,9 +83,9 @@ class _Builtins:
     async def multi_compute_text(
         self, args: dict[str, Any], context: NodeContext
     ) -> AsyncIterator[dict[str, Any]]:
-        choices = [self._text_chunks(context.kind, args, i) for i in range(_choices(args))]
+        choices = [self._text_chunks(context.kind, args, i) for i in range(choice_count(args))]
         for index, chunk in _round_robin(choices):
-            yield {"choices": _item(index, {"text": chunk})}
+            yield {"choices": array_item(index, {"text": chunk})}
 
     async def compute_json(
         self, args: dict[str, Any], context: NodeContext
@@ -103,15 +97,15 @@ class _Builtins:
     async def multi_compute_json(
         self, args: dict[str, Any], context: NodeContext
     ) -> AsyncIterator[dict[str, Any]]:
-        values = await self._json(context.kind, args, _choices(args))
+        values = await self._json(context.kind, args, choice_count(args))
         for index, chunk in _round_robin([delta_chunks(v) for v in values]):
-            yield {"choices": _item(index, {"json_object": chunk})}
+            yield {"choices": array_item(index, {"json_object": chunk})}
 
     async def model_node(
         self, args: dict[str, Any], context: NodeContext
     ) -> AsyncIterator[dict[str, Any]]:
         """The model-named nodes: ``choices`` of ``text``, or of ``json_object`` with a schema."""
-        count = _choices(args)
+        count = choice_count(args)
         choices: list[Iterator[dict[str, Any]]]
         if args.get("json_schema") is not None:
             values = await self._json(context.kind, args, count)
@@ -122,7 +116,7 @@ class _Builtins:
                 for i in range(count)
             ]
         for index, chunk in _round_robin(choices):
-            yield {"choices": _item(index, chunk)}
+            yield {"choices": array_item(index, chunk)}
 
     async def batch_compute_text(
         self, args: dict[str, Any], context: NodeContext
@@ -167,15 +161,6 @@ class _Builtins:
     def _json_generator(self, args: dict[str, Any]) -> JsonGenerator:
         budget = Budget("json_schema", steps=self._limits.json_steps, size=self._limits.json_bytes)
         return JsonGenerator(args.get("json_schema") or {}, self._text, budget)
-
-
-def _choices(args: dict[str, Any]) -> int:
-    count = args.get("num_choices")
-    return 1 if count is None else max(int(count), 1)
-
-
-def _item(index: int, chunk: Any) -> dict[str, Any]:
-    return {"object": "array.item", "index": index, "item": chunk}
 
 
 def _round_robin(sources: list[Iterator[Any]]) -> Iterator[tuple[int, Any]]:

@@ -9,7 +9,7 @@ server maps the first to HTTP 400 and writes the second as Server-Sent Events. `
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from .._events import Event
@@ -75,6 +75,7 @@ class Engine:
         self._impls: dict[str, NodeImpl] = builtin_impls(text_generator, self.limits)
         self._cache = ResultCache(entries=self.limits.cache_entries, size=self.limits.cache_bytes)
         self._sandbox = Sandbox(directive_limits or DirectiveLimits())
+        self._closers: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def directive_limits(self) -> DirectiveLimits:
@@ -151,6 +152,11 @@ class Engine:
             sandbox=self._sandbox,
         )
 
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Have ``aclose()`` await ``closer``: for node implementations that hold resources
+        (an HTTP session) which must be released on the loop that serves the engine."""
+        self._closers.append(closer)
+
     def close(self) -> None:
         """Stop the sandbox processes (blocking until they are gone; idempotent).
 
@@ -159,10 +165,12 @@ class Engine:
         self._sandbox.close()
 
     async def aclose(self) -> None:
-        """``close`` without blocking the running loop.
+        """``close`` without blocking the running loop, and the ``on_close`` closers.
 
         At interpreter exit, when no thread can be started any more, it closes in place.
         """
+        for closer in self._closers:
+            await closer()
         if not self._sandbox.started:
             return
         try:

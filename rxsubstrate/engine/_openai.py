@@ -10,6 +10,9 @@ is ignored: the backend's ``model`` answers every node.
 An upstream failure fails the node with ``api_error``: a non-2xx answer as
 ``APIStatusError`` (its status and the upstream's own message), a broken or truncated stream as
 ``TransportError``, a chunk that is not JSON as ``MalformedEvent``.
+
+The backend keeps one pooled ``aiohttp`` session, made on the loop of the first node it serves
+and closed by the engine's ``aclose()`` (a server closes its engine when it shuts down).
 """
 
 from __future__ import annotations
@@ -22,25 +25,22 @@ from typing import TYPE_CHECKING, Any, Final
 import aiohttp
 import msgspec
 
+from .._config import Timeout
+from .._error_body import ERROR_BODY_LIMIT, error_message, message_in
 from .._errors import APIStatusError, MalformedEvent, TransportError
 from .._sse import SSEDecoder
 from ._errors import InvalidNodeArgs
 from ._impl import NodeContext
+from ._kinds import MODEL_NODES, array_item, choice_count
 
 if TYPE_CHECKING:
     from ._engine import Engine
 
 __all__ = ["OpenAITextBackend"]
 
-_MODEL_NODES: Final = (
-    "Mistral7BInstruct",
-    "Mixtral8x7BInstruct",
-    "Llama3Instruct8B",
-    "Llama3Instruct70B",
-)
 # Node arguments passed through as the same-named OpenAI sampling parameters, when set.
 _SAMPLING: Final = ("temperature", "max_tokens", "top_p", "frequency_penalty", "presence_penalty")
-_MAX_ERROR_TEXT: Final = 500
+DEFAULT_TIMEOUT: Final = Timeout(connect=10.0, read=300.0)
 
 
 class OpenAITextBackend:
@@ -51,8 +51,8 @@ class OpenAITextBackend:
             (llama.cpp) or ``http://127.0.0.1:11434/v1`` (Ollama).
         model: the model name the server knows, sent with every request.
         api_key: sent as ``Authorization: Bearer``; never shown in a repr or an error.
-        connect_timeout: seconds to connect.
-        read_timeout: the longest silence, in seconds, while waiting for the next chunk.
+        timeout: ``connect`` bounds connecting, ``read`` the longest silence while waiting for
+            the next chunk, ``total`` (if set) one whole completion.
 
     Example:
         >>> engine = Engine()
@@ -65,33 +65,42 @@ class OpenAITextBackend:
         model: str,
         api_key: str | None = None,
         *,
-        connect_timeout: float = 10.0,
-        read_timeout: float = 300.0,
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> None:
         self.url = url.rstrip("/")
         self.model = model
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=connect_timeout, sock_read=read_timeout
+            total=timeout.total, connect=timeout.connect, sock_read=timeout.read
         )
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         return f"OpenAITextBackend(url={self.url!r}, model={self.model!r})"
 
     def install(self, engine: Engine) -> None:
-        """Register this backend for every text node kind on ``engine``."""
+        """Register this backend for every text node kind on ``engine``; the engine's
+        ``aclose()`` closes the backend's session."""
         engine.register("ComputeText", self.compute_text)
         engine.register("MultiComputeText", self.multi_compute_text)
         engine.register("BatchComputeText", self.batch_compute_text)
-        for kind in _MODEL_NODES:
+        for kind in MODEL_NODES:
             engine.register(kind, self.model_node)
+        engine.on_close(self.aclose)
+
+    async def aclose(self) -> None:
+        """Close the pooled session (on the loop it was made on); a later node opens another."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
     async def compute_text(
         self, args: dict[str, Any], context: NodeContext
     ) -> AsyncIterator[dict[str, Any]]:
         """``ComputeText``: deltas ``{"text": chunk}``."""
         async with (
-            self._session() as session,
+            self._pooled() as session,
             contextlib.aclosing(self._complete(session, _messages(args), args)) as chunks,
         ):
             async for chunk in chunks:
@@ -101,7 +110,7 @@ class OpenAITextBackend:
         self, args: dict[str, Any], context: NodeContext
     ) -> AsyncIterator[dict[str, Any]]:
         """``MultiComputeText``: one request per choice, deltas as ``choices`` array items."""
-        async for delta in self._choices(args, [_messages(args)] * _count(args)):
+        async for delta in self._choices(args, [_messages(args)] * choice_count(args)):
             yield delta
 
     async def model_node(
@@ -110,7 +119,7 @@ class OpenAITextBackend:
         """``Llama3Instruct8B`` and the other model-named nodes: ``choices`` with ``text``."""
         if args.get("json_schema") is not None:
             raise InvalidNodeArgs("json_schema is not supported by the OpenAI-compatible backend")
-        async for delta in self._choices(args, [_messages(args)] * _count(args)):
+        async for delta in self._choices(args, [_messages(args)] * choice_count(args)):
             yield delta
 
     async def batch_compute_text(
@@ -120,7 +129,7 @@ class OpenAITextBackend:
         prompts = args.get("prompts") or []
         texts = [""] * len(prompts)
         conversations = [_messages({**args, "prompt": p}) for p in prompts]
-        async with self._session() as session:
+        async with self._pooled() as session:
             streams = [self._complete(session, m, args) for m in conversations]
             async for index, chunk in _merge(streams):
                 texts[index] += chunk
@@ -129,12 +138,27 @@ class OpenAITextBackend:
     async def _choices(
         self, args: dict[str, Any], conversations: Sequence[list[dict[str, Any]]]
     ) -> AsyncIterator[dict[str, Any]]:
-        async with self._session() as session:
+        async with self._pooled() as session:
             streams = [self._complete(session, m, args) for m in conversations]
             async for index, chunk in _merge(streams):
-                yield {"choices": {"object": "array.item", "index": index, "item": {"text": chunk}}}
+                yield {"choices": array_item(index, {"text": chunk})}
 
-    def _session(self) -> aiohttp.ClientSession:
+    @contextlib.asynccontextmanager
+    async def _pooled(self) -> AsyncIterator[aiohttp.ClientSession]:
+        """The pooled session; on another loop than its own, a session of this node's own (a
+        session belongs to the loop it was made on)."""
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or session.closed:
+            session, self._session_loop = self._new_session(), loop
+            self._session = session
+        if self._session_loop is loop:
+            yield session
+        else:
+            async with self._new_session() as own:
+                yield own
+
+    def _new_session(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(timeout=self._timeout, headers=self._headers)
 
     async def _complete(
@@ -152,8 +176,8 @@ class OpenAITextBackend:
         with _upstream_errors():
             async with session.post(f"{self.url}/chat/completions", json=body) as response:
                 if response.status >= 400:
-                    text = await response.text(errors="replace")
-                    raise APIStatusError(response.status, _upstream_message(text))
+                    answer = await _read_prefix(response.content, ERROR_BODY_LIMIT)
+                    raise APIStatusError(response.status, error_message(answer, "no message"))
                 async for data in response.content.iter_any():
                     for payload in decoder.feed_data(data):
                         if payload.strip() == b"[DONE]":
@@ -204,7 +228,7 @@ def _parse(payload: bytes, index: int) -> tuple[list[str], bool]:
     if not isinstance(chunk, dict):
         raise MalformedEvent("the text backend sent a chunk that is not an object", payload, index)
     if "error" in chunk:
-        raise APIStatusError(_error_status(chunk["error"]), _error_text(chunk) or "unknown error")
+        raise APIStatusError(_error_status(chunk["error"]), message_in(chunk) or "unknown error")
     contents: list[str] = []
     finished = False
     for choice in chunk.get("choices") or ():
@@ -267,29 +291,12 @@ def _messages(args: dict[str, Any]) -> list[dict[str, Any]]:
     return messages
 
 
-def _count(args: dict[str, Any]) -> int:
-    count = args.get("num_choices")
-    return 1 if count is None else max(int(count), 1)
-
-
-def _upstream_message(text: str) -> str:
-    """The message of an error body, in the shapes OpenAI, vLLM, llama.cpp and Ollama use."""
-    try:
-        body = msgspec.json.decode(text)
-    except msgspec.DecodeError:
-        body = None
-    message = _error_text(body) if isinstance(body, dict) else None
-    return message or text[:_MAX_ERROR_TEXT] or "no message"
-
-
-def _error_text(body: dict[str, Any]) -> str | None:
-    error = body.get("error")
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return str(error["message"])[:_MAX_ERROR_TEXT]
-    if isinstance(error, str):
-        return error[:_MAX_ERROR_TEXT]
-    message = body.get("message")
-    return message[:_MAX_ERROR_TEXT] if isinstance(message, str) else None
+async def _read_prefix(content: aiohttp.StreamReader, limit: int) -> bytes:
+    """Up to ``limit`` bytes of a body (all of it when shorter)."""
+    data = bytearray()
+    while len(data) < limit and (chunk := await content.read(limit - len(data))):
+        data += chunk
+    return bytes(data)
 
 
 def _error_status(error: Any) -> int:

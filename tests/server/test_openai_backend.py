@@ -10,9 +10,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from rxsubstrate._events import Event, GraphResult, NodeDelta, NodeError, NodeResult
-from rxsubstrate.engine import Engine
-from rxsubstrate.engine._openai import OpenAITextBackend
+from rxsubstrate import Event, GraphResult, NodeDelta, NodeError, NodeResult, Timeout
+from rxsubstrate.engine import Engine, OpenAITextBackend
 
 from .conftest import dag, node
 
@@ -27,12 +26,15 @@ class Upstream:
 
     def __init__(self) -> None:
         self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.peers: list[Any] = []  # the client's address of each request's connection
         self.app = web.Application()
         self.app.router.add_post("/v1/chat/completions", self.complete)
 
     async def complete(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append((dict(request.headers), body))
+        assert request.transport is not None
+        self.peers.append(request.transport.get_extra_info("peername"))
         content = body["messages"][-1]["content"]
         prompt = content if isinstance(content, str) else content[0]["text"]
         if prompt == "fail":
@@ -81,13 +83,34 @@ Make = Callable[..., Engine]
 
 
 @pytest.fixture
-def make_engine(upstream: tuple[Upstream, str]) -> Make:
+async def make_engine(upstream: tuple[Upstream, str]) -> AsyncIterator[Make]:
+    engines: list[Engine] = []
+
     def make(**kwargs: Any) -> Engine:
         engine = Engine()
         OpenAITextBackend(upstream[1], "local-model", **kwargs).install(engine)
+        engines.append(engine)
         return engine
 
-    return make
+    yield make
+    for engine in engines:
+        await engine.aclose()
+
+
+async def test_runs_share_one_pooled_connection_until_the_engine_closes(
+    upstream: tuple[Upstream, str], make_engine: Make
+) -> None:
+    engine = make_engine()
+    graph = dag(node("a", prompt="one"))
+
+    await run(engine, graph)
+    await run(engine, graph)
+    await engine.aclose()
+    await run(engine, graph)
+
+    first, second, after_close = upstream[0].peers
+    assert first == second  # kept alive and reused, not a new session per node
+    assert after_close != first
 
 
 async def test_compute_text_streams_the_upstreams_chunks(
@@ -182,7 +205,7 @@ async def test_an_upstream_failure_is_the_nodes_api_error(
 
 async def test_an_unreachable_backend_is_the_nodes_api_error() -> None:
     engine = Engine()
-    OpenAITextBackend("http://127.0.0.1:9/v1", "m", connect_timeout=5).install(engine)
+    OpenAITextBackend("http://127.0.0.1:9/v1", "m", timeout=Timeout(connect=5)).install(engine)
 
     events = await run(engine, dag(node("a")))
 

@@ -1,14 +1,18 @@
 """Incremental Server-Sent Events codec, bytes in and bytes out, with no I/O.
 
-The decoder follows the WHATWG event-stream rules: LF, CR and CRLF line ends (a CR that ends one
-chunk and an LF that starts the next are one line end); a leading UTF-8 BOM; comments; ``data``
-lines joined with ``\\n``; one optional space after the colon; a field line without a colon;
-unknown fields ignored; ``event``, ``id`` and ``retry`` kept; dispatch on a blank line only; an
-event with empty data skipped; a pending event at end of stream discarded.
+The decoder follows the WHATWG event-stream rules
+(https://html.spec.whatwg.org/multipage/server-sent-events.html): LF, CR and CRLF line ends (a
+CR that ends one chunk and an LF that starts the next are one line end); a leading UTF-8 BOM;
+comments; ``data`` lines joined with ``\\n``; one optional space after the colon; a field line
+without a colon; unknown fields ignored; ``event``, ``id`` (unless it holds a NUL) and ``retry``
+(ASCII digits only) kept; dispatch on a blank line, of an event only when the block had a
+``data`` line (so ``data:`` alone is an event with empty data); a pending event at the end of the
+stream discarded. Data stays bytes: judging it is the caller's job.
 
-Substrate sends every event as one ``data: {json}`` line. When a chunk holds only events of that
-form, the decoder splits it with a handful of C-level byte operations and no per-event Python
-work; anything else takes the line-by-line path, which gives the same result.
+Substrate sends every event as one ``data: {json}`` line. When the complete part of a chunk
+holds only events of that form, the decoder splits it with a handful of C-level byte operations
+and no per-event Python work; anything else takes the line-by-line path, which gives the same
+result.
 """
 
 from typing import Final
@@ -22,6 +26,7 @@ __all__ = ["DEFAULT_MAX_EVENT_SIZE", "SSEDecoder", "ServerSentEvent", "encode_ss
 DEFAULT_MAX_EVENT_SIZE: Final = 16 * 1024 * 1024
 _BOM: Final = b"\xef\xbb\xbf"
 _FAST_SEP: Final = b"\n\ndata: "
+_FAST_OVERHEAD: Final = len(b"data: \n")  # what a one-line event adds to its data's size
 
 
 class ServerSentEvent(msgspec.Struct, frozen=True, gc=False):
@@ -34,108 +39,119 @@ class ServerSentEvent(msgspec.Struct, frozen=True, gc=False):
 
 
 class SSEDecoder:
-    """Turns a stream of byte chunks into events; any chunking of the same bytes gives the same
-    events.
+    """Turns a stream of byte chunks into events: any chunking of the same bytes gives the same
+    events, and the same error after the same events.
 
     ``feed_data`` returns only each event's data (the client's hot path); ``feed`` returns whole
-    ``ServerSentEvent``s. Use one of them for a given stream. ``last_event_id`` and ``retry``
-    follow the stream either way.
+    ``ServerSentEvent``s. Both are views of one decoding step: use one of them for a given
+    stream. ``last_event_id`` and ``retry`` are those in force after the last complete block.
+
+    The size limit applies to a *block*: the lines from one blank line to the next (an event's
+    fields and any comments among them), counting each line end as one byte and the BOM and
+    blank lines not at all. A block larger than ``max_event_size``, complete or not, is an
+    ``EventTooLarge``, and every event completed before it is delivered first: the call that
+    finds it returns those events and the next call raises (``error`` holds it at once); when
+    there are none, that call raises itself. The decoder then drops what it holds and raises
+    the same error on every later call.
 
     Args:
-        max_event_size: the most bytes one event may span before ``EventTooLarge``; it bounds
-            the memory a decoder holds.
+        max_event_size: the most bytes one block may span; it bounds the memory a decoder holds.
     """
 
     def __init__(self, max_event_size: int = DEFAULT_MAX_EVENT_SIZE) -> None:
         self.max_event_size = max_event_size
         self.last_event_id = ""
         self.retry: int | None = None
+        # The block being received (line ends as LF; never a leading blank line), or before the
+        # first bytes are known not to start a BOM, the bytes that might.
         self._tail = b""
         self._started = False
-        self._pending_cr = False
-        # The event being assembled line by line (slow path; empty between blocks).
-        self._data: list[bytes] = []
-        self._has_data = False
-        self._event_type = ""
+        self._pending_cr = False  # the last chunk ended with CR: a leading LF next belongs to it
+        self._error: EventTooLarge | None = None
 
     @property
     def pending(self) -> bool:
         """True when bytes of an undispatched event are buffered (the stream stopped mid-event)."""
-        return bool(self._tail.strip(b"\n"))
+        return bool(self._tail)
+
+    @property
+    def error(self) -> EventTooLarge | None:
+        """The error that failed the decoder, set as soon as it is found (see the class
+        docstring); every call raises it from then on."""
+        return self._error
 
     def feed_data(self, chunk: bytes) -> list[bytes]:
         """Feed one chunk; return the data of every event it completes.
 
         Raises:
-            EventTooLarge: an event grew past ``max_event_size``.
+            EventTooLarge: a block grew past ``max_event_size`` (see the class docstring for
+                when, relative to the events before it).
         """
-        blocks = self._blocks(chunk)
-        if blocks is None:
-            return []
-        if isinstance(blocks, list):
-            return blocks
-        out: list[bytes] = []
-        for block in blocks.split(b"\n\n"):
-            event = self._parse_block(block)
-            if event is not None:
-                out.append(event.data)
-        return out
+        plain, events = self._decode(chunk)
+        return plain if events is None else [event.data for event in events]
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Feed one chunk; return every event it completes, with its type, id and retry.
 
         Raises:
-            EventTooLarge: an event grew past ``max_event_size``.
+            EventTooLarge: a block grew past ``max_event_size`` (see the class docstring for
+                when, relative to the events before it).
         """
-        blocks = self._blocks(chunk)
-        if blocks is None:
-            return []
-        if isinstance(blocks, list):
+        plain, events = self._decode(chunk)
+        if events is None:
             last_id, retry = self.last_event_id, self.retry
-            return [ServerSentEvent(data, "message", last_id, retry) for data in blocks]
-        out: list[ServerSentEvent] = []
-        for block in blocks.split(b"\n\n"):
-            event = self._parse_block(block)
-            if event is not None:
-                out.append(event)
-        return out
+            return [ServerSentEvent(data, "message", last_id, retry) for data in plain]
+        return events
 
-    def _blocks(self, chunk: bytes) -> list[bytes] | bytes | None:
-        """Normalise line ends and cut off the complete part of the buffer.
-
-        Returns None when no event completed, a list of data payloads when the fast path applies,
-        or the complete region (blocks separated by blank lines) for the line-by-line path.
-        """
+    def _decode(self, chunk: bytes) -> tuple[list[bytes], list[ServerSentEvent] | None]:
+        """The events ``chunk`` completes: their data alone when every one is a plain one-line
+        ``data:`` event (then ``(datas, None)``), else the whole events (``([], events)``)."""
+        if self._error is not None:
+            raise self._error
         if not self._started:
-            if not chunk:
-                return None
-            if len(self._tail) + len(chunk) < len(_BOM) and _BOM.startswith(self._tail + chunk):
-                self._tail += chunk
-                return None
-            chunk = self._tail + chunk
-            self._tail = b""
-            self._started = True
-            if chunk.startswith(_BOM):
-                chunk = chunk[len(_BOM) :]
-        if b"\r" in chunk or self._pending_cr:
+            chunk = self._after_bom(chunk)
+        if not chunk:
+            return [], None
+        if self._pending_cr or b"\r" in chunk:
             chunk = self._normalise_line_ends(chunk)
-        buf = self._tail + chunk if self._tail else chunk
+        # Blank lines with no block pending dispatch nothing: drop them, so a block starts the
+        # buffer and its size is the buffer's.
+        buf = self._tail + chunk if self._tail else chunk.lstrip(b"\n")
         end = buf.rfind(b"\n\n")
         if end < 0:
-            self._check_size(len(buf))
             self._tail = buf
-            return None
-        region = buf[:end]
+            if len(buf) > self.max_event_size:
+                raise self._fail()
+            return [], None
+        region = buf[:end]  # whole blocks, the last one's final line end and blank line cut off
         self._tail = buf[end + 2 :]
-        self._check_size(len(self._tail))
+        plain: list[bytes] = []
+        events: list[ServerSentEvent] | None = None
         if region.startswith(b"data: "):
-            payloads = region[6:].split(_FAST_SEP)
+            plain = region[6:].split(_FAST_SEP)
             # Every block is exactly one "data: " line iff these are all the line ends.
-            if region.count(b"\n") == 2 * (len(payloads) - 1) and all(payloads):
-                if len(region) > self.max_event_size:
-                    self._check_size(max(map(len, payloads)))
-                return payloads
-        return region
+            if region.count(b"\n") != 2 * len(plain) - 2:
+                plain = []
+                events = self._parse(region)
+            elif len(region) >= self.max_event_size:
+                plain = self._within_limit(plain)
+        else:
+            events = self._parse(region)
+        if self._error is None and len(self._tail) > self.max_event_size:
+            self._fail()
+        if self._error is not None and not (plain or events):
+            raise self._error
+        return plain, events
+
+    def _after_bom(self, chunk: bytes) -> bytes:
+        """The stream's first bytes without a leading BOM; empty until they are known."""
+        if len(self._tail) + len(chunk) < len(_BOM) and _BOM.startswith(self._tail + chunk):
+            self._tail += chunk
+            return b""
+        chunk = self._tail + chunk
+        self._tail = b""
+        self._started = True
+        return chunk[len(_BOM) :] if chunk.startswith(_BOM) else chunk
 
     def _normalise_line_ends(self, chunk: bytes) -> bytes:
         if self._pending_cr and chunk.startswith(b"\n"):
@@ -143,43 +159,59 @@ class SSEDecoder:
         self._pending_cr = chunk.endswith(b"\r")
         return chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
-    def _check_size(self, size: int) -> None:
-        if size > self.max_event_size:
-            self._tail = b""
-            raise EventTooLarge(self.max_event_size)
+    def _fail(self) -> EventTooLarge:
+        self._tail = b""
+        self._error = EventTooLarge(self.max_event_size)
+        return self._error
 
-    def _parse_block(self, block: bytes) -> ServerSentEvent | None:
-        """Apply the field rules to the lines of one block; dispatch at its end."""
-        for line in block.split(b"\n"):
+    def _within_limit(self, datas: list[bytes]) -> list[bytes]:
+        """The one-line events before the first one too large (which fails the decoder)."""
+        limit = self.max_event_size - _FAST_OVERHEAD
+        for i, data in enumerate(datas):
+            if len(data) > limit:
+                self._fail()
+                return datas[:i]
+        return datas
+
+    def _parse(self, region: bytes) -> list[ServerSentEvent]:
+        """Apply the field rules to the lines of ``region``, then the blank line that ends it.
+
+        ``last_event_id`` and ``retry`` change only as a block completes, so a block that turns
+        out too large leaves them as they were.
+        """
+        events: list[ServerSentEvent] = []
+        data: list[bytes] = []
+        event_type = ""
+        last_id, retry = self.last_event_id, self.retry
+        size = 0
+        for line in [*region.split(b"\n"), b""]:
             if not line:
-                self._dispatch()  # a blank line at the block's start ends an earlier event
+                if data:
+                    event = ServerSentEvent(
+                        b"\n".join(data), event_type or "message", last_id, retry
+                    )
+                    events.append(event)
+                data, event_type, size = [], "", 0
+                self.last_event_id, self.retry = last_id, retry
                 continue
+            size += len(line) + 1
+            if size > self.max_event_size:
+                self._fail()
+                break
             if line.startswith(b":"):
                 continue
             name, colon, value = line.partition(b":")
             if colon and value.startswith(b" "):
                 value = value[1:]
             if name == b"data":
-                self._data.append(value)
-                self._has_data = True
+                data.append(value)
             elif name == b"event":
-                self._event_type = value.decode("utf-8", "replace")
+                event_type = value.decode("utf-8", "replace")
             elif name == b"id" and b"\0" not in value:
-                self.last_event_id = value.decode("utf-8", "replace")
+                last_id = value.decode("utf-8", "replace")
             elif name == b"retry" and value.isdigit():
-                self.retry = int(value)
-        return self._dispatch()
-
-    def _dispatch(self) -> ServerSentEvent | None:
-        data, has_data, event_type = self._data, self._has_data, self._event_type
-        self._data, self._has_data, self._event_type = [], False, ""
-        if not has_data:
-            return None
-        joined = b"\n".join(data)
-        if not joined:
-            return None
-        self._check_size(len(joined))
-        return ServerSentEvent(joined, event_type or "message", self.last_event_id, self.retry)
+                retry = int(value)
+        return events
 
 
 def encode_sse(data: bytes, *, event: str | None = None, id: str | None = None) -> bytes:

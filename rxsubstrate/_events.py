@@ -1,9 +1,11 @@
 """Typed Substrate stream events, and their JSON codec.
 
-Every event on the wire is a JSON object tagged by its ``"object"`` field. Known tags decode to
+Every event on the wire is one JSON object tagged by its ``"object"`` field. Known tags decode to
 frozen msgspec Structs; an unknown tag decodes to ``UnknownEvent``, which keeps the raw JSON so a
-newer server never breaks an older client. ``decode_batch`` decodes many events in one msgspec
-call: the hot path of the client.
+newer server never breaks an older client. Anything else -- not one JSON object (two, or none),
+not UTF-8, nested past the interpreter's recursion limit, a known tag with the wrong shape -- is
+a ``MalformedEvent``. ``decode_batch``, the client's hot path, gives exactly what
+``decode_event`` gives one event at a time.
 """
 
 from typing import Any, Final, TypeAlias
@@ -96,8 +98,11 @@ Event: TypeAlias = NodeDelta | NodeResult | NodeError | GraphResult | UnknownEve
 _Known: TypeAlias = NodeDelta | NodeResult | NodeError | GraphResult
 
 _KNOWN_TAGS: Final = frozenset({"node.delta", "node.result", "node.error", "graph.result"})
+# What msgspec raises for bytes that are not one well-formed JSON value: DecodeError (and its
+# ValidationError), UnicodeDecodeError for a string that is not UTF-8, RecursionError for deep
+# nesting.
+_NOT_DECODED: Final = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 _one: Final = msgspec.json.Decoder(_Known)
-_many: Final = msgspec.json.Decoder(list[_Known])
 _loose: Final = msgspec.json.Decoder()
 _encoder: Final = msgspec.json.Encoder()
 
@@ -106,46 +111,68 @@ def decode_event(raw: bytes, index: int = 0) -> Event:
     """Decode one event's JSON.
 
     Raises:
-        MalformedEvent: not JSON, not an object with a string ``"object"``, or a known tag with
-            the wrong shape.
+        MalformedEvent: not one JSON object with a string ``"object"`` (or not UTF-8, or nested
+            too deeply), or a known tag with the wrong shape.
     """
     try:
         event: Event = _one.decode(raw)
         return event
     except msgspec.ValidationError as exc:
-        return _unknown_or_raise(raw, index, exc)
-    except msgspec.DecodeError as exc:
-        raise MalformedEvent(str(exc), raw, index) from None
-
-
-def _unknown_or_raise(raw: bytes, index: int, exc: msgspec.ValidationError) -> UnknownEvent:
+        problem: Exception = exc
+    except _NOT_DECODED as exc:
+        raise _malformed(exc, raw, index) from None
+    # A known tag with the wrong shape, or an unknown tag: read it untyped to tell which. The
+    # typed decode may have stopped before the end, so this can still find it malformed.
     try:
         value = _loose.decode(raw)
-    except msgspec.DecodeError as err:  # pragma: no cover - the typed decode accepted the syntax
-        raise MalformedEvent(str(err), raw, index) from None
+    except _NOT_DECODED as exc:
+        raise _malformed(exc, raw, index) from None
     tag = value.get("object") if isinstance(value, dict) else None
     if isinstance(tag, str) and tag not in _KNOWN_TAGS:
         return UnknownEvent(tag, bytes(raw))
-    raise MalformedEvent(str(exc), raw, index) from None
+    raise _malformed(problem, raw, index) from None
 
 
-def decode_batch(payloads: list[bytes], first_index: int = 0) -> list[Event]:
-    """Decode many events' JSON, in one msgspec call when every one is well formed.
+def _malformed(exc: Exception, raw: bytes, index: int) -> MalformedEvent:
+    if isinstance(exc, UnicodeDecodeError):
+        detail = f"a string is not UTF-8: {exc.reason}"
+    elif isinstance(exc, RecursionError):
+        detail = "nested too deeply"
+    else:
+        detail = str(exc)
+    return MalformedEvent(detail, raw, index)
+
+
+def decode_batch(
+    payloads: list[bytes], first_index: int = 0
+) -> tuple[list[Event], MalformedEvent | None]:
+    """Decode many events' JSON: what ``decode_event`` gives for each, up to the first malformed
+    one.
+
+    Each payload is decoded on its own (one C call each; joining them into one JSON array would
+    let one payload's bytes run into the next), and only a batch with an unknown or malformed
+    event takes the slower path that finds which.
 
     Args:
         payloads: each event's data bytes, in stream order.
         first_index: the stream position of ``payloads[0]``, for error messages.
 
-    Raises:
-        MalformedEvent: for the first event that cannot be decoded.
+    Returns:
+        The events before the first malformed one (all of them when there is none), and that
+        one's ``MalformedEvent`` or None. Deliver the events, then raise the error: nothing
+        that arrived before it is lost.
     """
-    if not payloads:
-        return []
     try:
-        return _many.decode(b"[" + b",".join(payloads) + b"]")  # type: ignore[return-value]
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        # Slow path only when something is off: find which event, and keep unknown ones.
-        return [decode_event(raw, first_index + i) for i, raw in enumerate(payloads)]
+        return list(map(_one.decode, payloads)), None
+    except _NOT_DECODED:
+        pass
+    events: list[Event] = []
+    for i, raw in enumerate(payloads):
+        try:
+            events.append(decode_event(raw, first_index + i))
+        except MalformedEvent as exc:
+            return events, exc
+    return events, None
 
 
 def encode_event(event: Event) -> bytes:

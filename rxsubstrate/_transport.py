@@ -260,8 +260,10 @@ class Transport:
         """Stream a run: yield its events in batches, one batch per network read.
 
         The last event yielded is the ``GraphResult``; anything the server sends after it is
-        ignored. Close the generator (``aclose``) to cancel the request. Failures before the
-        server answered are retried as ``Retry`` allows; none after.
+        ignored, malformed or not. Every well-formed event before a malformed or oversized one
+        is yielded before the error is raised. Close the generator (``aclose``) to cancel the
+        request. Failures before the server answered are retried as ``Retry`` allows; none
+        after.
 
         Raises:
             APIStatusError: a non-2xx answer, with the server's message.
@@ -282,13 +284,18 @@ class Transport:
                     progress.pending = decoder.pending
                     if not payloads:
                         continue
-                    batch = decode_batch(payloads, progress.events)
+                    batch, malformed = decode_batch(payloads, progress.events)
                     progress.events += len(batch)
                     for i, event in enumerate(batch):
                         if type(event) is GraphResult:
                             yield batch[: i + 1]
                             return
-                    yield batch
+                    if batch:
+                        yield batch
+                    if malformed is not None:
+                        raise malformed
+                    if decoder.error is not None:  # an oversized event after this batch
+                        raise decoder.error
         raise StreamInterrupted(progress.events, partial_event=decoder.pending)
 
     @asynccontextmanager

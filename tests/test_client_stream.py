@@ -56,18 +56,24 @@ def client_for() -> Iterator[Any]:
         client.close()
 
 
-def consume(client: Substrate, mode: str) -> list[Event]:
-    """All events of one run of DAG, the way ``mode`` says; raises what the run raised."""
+def consume(client: Substrate, mode: str, out: list[Event] | None = None) -> list[Event]:
+    """All events of one run of DAG, the way ``mode`` says; raises what the run raised.
+
+    The events are appended to ``out`` as they arrive: after an error it holds those before it.
+    """
     stream = client.stream(DAG)
+    seen: list[Event] = [] if out is None else out
     if mode == "iter":
-        return list(stream.iter())
+        seen.extend(stream.iter())
+        return seen
 
     async def in_loop() -> list[Event]:
         try:
             if mode == "async_iter":
-                return [e async for e in stream.async_iter()]
+                async for event in stream.async_iter():
+                    seen.append(event)
+                return seen
             done: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
-            seen: list[Event] = []
             loop_thread = threading.current_thread()
 
             def on_next(event: Event) -> None:
@@ -82,13 +88,12 @@ def consume(client: Substrate, mode: str) -> list[Event]:
     if mode != "subscribe_without_loop":
         return asyncio.run(in_loop())
     finished = threading.Event()
-    out: list[Event] = []
     errors: list[Exception] = []
     threads: set[threading.Thread] = set()
 
     def on_next(event: Event) -> None:
         threads.add(threading.current_thread())
-        out.append(event)
+        seen.append(event)
 
     def on_error(exc: Exception) -> None:
         errors.append(exc)
@@ -99,7 +104,7 @@ def consume(client: Substrate, mode: str) -> list[Event]:
     assert threading.current_thread() not in threads  # the client's loop thread delivered them
     if errors:
         raise errors[0]
-    return out
+    return seen
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -18,7 +18,7 @@ from rxsubstrate import (
     NodeResult,
     UnknownEvent,
 )
-from rxsubstrate._events import decode_batch, decode_event, encode_event
+from rxsubstrate._events import Event, decode_batch, decode_event, encode_event
 
 
 def test_each_known_object_decodes_to_its_struct() -> None:
@@ -28,21 +28,27 @@ def test_each_known_object_decodes_to_its_struct() -> None:
         b'{"object":"node.error","node_id":"b","data":{"type":"api_error","message":"boom"}}',
         b'{"object":"graph.result","data":{"data":{"a":{"text":"hi"}}}}',
     ]
-    assert decode_batch(raw) == [
-        NodeDelta("a", {"text": "hi"}),
-        NodeResult("a", {"text": "hi"}),
-        NodeError("b", ErrorData("api_error", "boom")),
-        GraphResult({"data": {"a": {"text": "hi"}}}),
-    ]
+    assert decode_batch(raw) == (
+        [
+            NodeDelta("a", {"text": "hi"}),
+            NodeResult("a", {"text": "hi"}),
+            NodeError("b", ErrorData("api_error", "boom")),
+            GraphResult({"data": {"a": {"text": "hi"}}}),
+        ],
+        None,
+    )
     assert GraphResult({"data": {"a": 1}}).outputs == {"a": 1}
 
 
 def test_unknown_object_keeps_its_raw_json_and_the_stream_goes_on() -> None:
     raw = b'{"object":"node.progress","node_id":"a","percent":40}'
-    events = decode_batch([raw, b'{"object":"node.delta","node_id":"a","data":{}}'])
-    assert events == [UnknownEvent("node.progress", raw), NodeDelta("a", {})]
+    events, error = decode_batch([raw, b'{"object":"node.delta","node_id":"a","data":{}}'])
+    assert (events, error) == ([UnknownEvent("node.progress", raw), NodeDelta("a", {})], None)
     assert encode_event(events[0]) == raw
     assert events[0].to_dict() == {"object": "node.progress", "node_id": "a", "percent": 40}
+
+
+GOOD = b'{"object":"node.delta","node_id":"a","data":{}}'
 
 
 @pytest.mark.parametrize(
@@ -56,11 +62,63 @@ def test_unknown_object_keeps_its_raw_json_and_the_stream_goes_on() -> None:
     ],
 )
 def test_malformed_event_is_a_typed_error_naming_its_position(raw: bytes, detail: str) -> None:
-    good = b'{"object":"node.delta","node_id":"a","data":{}}'
-    with pytest.raises(MalformedEvent, match=detail) as info:
-        decode_batch([good, raw], first_index=10)
-    assert info.value.index == 11
-    assert info.value.raw == raw
+    events, error = decode_batch([GOOD, raw, GOOD], first_index=10)
+    assert events == [NodeDelta("a", {})]  # what came before it, and nothing after
+    assert isinstance(error, MalformedEvent)
+    assert detail in str(error)
+    assert error.index == 11
+    assert error.raw == raw
+
+
+GRAPH_RESULT = b'{"object":"graph.result","data":{"data":{}}}'
+DEEP = (
+    b'{"object":"node.delta","node_id":"a","data":{"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}}"
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "detail"),
+    [
+        (GOOD + b"," + GRAPH_RESULT, "trailing characters"),  # two objects in one event
+        (GOOD + b" " + GOOD, "trailing characters"),
+        (b" ", "truncated"),
+        (b"\n\t ", "truncated"),
+        (b"", "truncated"),
+        (b'{"object":"node.delta","node_id":"\xff","data":{}}', "not UTF-8"),
+        (b'{"object":"node.progress","note":"\xc3"}', "not UTF-8"),  # an unknown kind too
+        (DEEP, "nested too deeply"),
+        (b'{"object":"node.progress","x":' + b"[" * 100_000, "nested too deeply"),
+    ],
+    ids=[
+        "two events in one",
+        "two events, space",
+        "space",
+        "whitespace",
+        "empty",
+        "not utf-8",
+        "not utf-8, unknown kind",
+        "deep",
+        "deep, unknown kind",
+    ],
+)
+def test_an_event_that_is_not_exactly_one_json_object_is_malformed(raw: bytes, detail: str) -> None:
+    with pytest.raises(MalformedEvent, match=detail):
+        decode_event(raw)
+    events, error = decode_batch([GOOD, raw, GOOD])
+    assert events == [NodeDelta("a", {})]
+    assert isinstance(error, MalformedEvent)
+    assert (error.index, error.raw) == (1, raw)
+
+
+def test_two_malformed_events_do_not_merge_into_a_valid_one() -> None:
+    # Joined with a comma, as a batch decoder might join them, they are one valid event.
+    halves = [b'{"object":"node.delta","node_id":"a"', b'"data":{}}']
+    events, error = decode_batch(halves)
+    assert events == []
+    assert isinstance(error, MalformedEvent)
+    assert error.index == 0
+    forged = [b'{"object":"node.delta","node_id":"a","data":{"t":[1', b"2]}}"]
+    assert decode_batch(forged)[0] == []
 
 
 def test_to_dict_is_the_official_sdks_message_dict() -> None:
@@ -125,3 +183,67 @@ def test_unknown_events_round_trip_byte_for_byte(fields: dict[str, Any], tag: st
     event = decode_event(raw)
     assert isinstance(event, UnknownEvent)
     assert encode_event(event) == raw
+
+
+def one_at_a_time(
+    payloads: list[bytes], first_index: int
+) -> tuple[list[Event], tuple[int, bytes, str] | None]:
+    events: list[Event] = []
+    for i, raw in enumerate(payloads):
+        try:
+            events.append(decode_event(raw, first_index + i))
+        except MalformedEvent as exc:
+            return events, (exc.index, exc.raw, str(exc))
+    return events, None
+
+
+valid = st.builds(encode_event, events)
+unknown = st.builds(
+    lambda fields, tag: msgspec.json.encode({**fields, "object": tag}),
+    st.dictionaries(st.text(max_size=5), json_values, max_size=3),
+    st.sampled_from(["node.progress", "x", "", "graph.results"]),
+)
+malformed = st.one_of(
+    st.binary(max_size=20),
+    st.sampled_from(
+        [
+            b"",
+            b" ",
+            b"\n \t",
+            b"null",
+            b"[]",
+            b'{"object":1}',
+            b'{"object":"node.delta","node_id":"\xff","data":{}}',
+            b'{"object":"graph.result","data":{"data":{"a":"\xe2\x82"}}}',
+            DEEP,
+            b"[" * 50 + b"]" * 50,
+        ]
+    ),
+)
+
+
+@st.composite
+def payload_lists(draw: st.DrawFn) -> list[bytes]:
+    """Events' data as a hostile stream may carry them: valid, unknown, malformed, two in one,
+    one cut in two."""
+    payloads = draw(st.lists(st.one_of(valid, valid, unknown, malformed), max_size=8))
+    for _ in range(draw(st.integers(0, 2))):
+        if not payloads:
+            break
+        i = draw(st.integers(0, len(payloads) - 1))
+        raw = payloads[i]
+        if draw(st.booleans()):  # two in one event
+            payloads[i] = raw + draw(st.sampled_from([b",", b" ", b"\n", b""])) + draw(valid)
+        else:  # one cut in two
+            at = draw(st.integers(0, len(raw)))
+            payloads[i : i + 1] = [raw[:at], raw[at:]]
+    return payloads
+
+
+@given(payload_lists(), st.integers(0, 1000))
+def test_the_batch_decoder_agrees_with_one_at_a_time_decoding(
+    payloads: list[bytes], first_index: int
+) -> None:
+    events, error = decode_batch(payloads, first_index)
+    described = None if error is None else (error.index, error.raw, str(error))
+    assert (events, described) == one_at_a_time(payloads, first_index)

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from rxsubstrate._events import Event, GraphResult, NodeDelta, NodeResult, decode_batch
+from rxsubstrate._events import Event, GraphResult, NodeDelta, NodeResult, decode_event
 from rxsubstrate._sse import SSEDecoder
 from rxsubstrate.engine import Engine, NodeContext
 from rxsubstrate.server import create_app
@@ -24,7 +24,7 @@ async def read_events(response: aiohttp.ClientResponse) -> list[Event]:
     decoder = SSEDecoder()
     events: list[Event] = []
     async for chunk in response.content.iter_any():
-        events.extend(decode_batch(decoder.feed_data(chunk)))
+        events.extend(map(decode_event, decoder.feed_data(chunk)))
     return events
 
 

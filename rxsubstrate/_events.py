@@ -71,16 +71,31 @@ class NodeError(_WireEvent, tag="node.error", frozen=True, gc=False):
 class GraphResult(_WireEvent, tag="graph.result", frozen=True, gc=False):
     """The whole run finished: always the last event of a complete stream.
 
-    ``data`` has the structure of the non-streaming response, ``{"data": {node_id: output}}``.
+    ``data`` is as the server sent it: the structure of the non-streaming response,
+    ``{"data": {node_id: output}}``, or the bare ``{node_id: output}``; ``outputs`` reads both.
     """
 
     data: dict[str, Any]
 
     @property
     def outputs(self) -> dict[str, Any]:
-        """Each visible node's output (or error object), by node id."""
+        """Each visible node's output (or error object), by node id.
+
+        ``data`` is the envelope ``{"data": {node_id: output}}`` when ``"data"`` is its only key
+        and holds a mapping whose values are all objects or null, as node outputs and error
+        objects are; otherwise ``data`` itself is the ``{node_id: output}`` mapping. So a node
+        named ``"data"`` reads right in either shape, except in one case both shapes fit: a bare
+        mapping whose only node is ``"data"`` with an output whose fields all hold objects (or
+        none), which reads as the envelope, the documented shape.
+        """
         inner = self.data.get("data")
-        return inner if isinstance(inner, dict) else {}
+        if (
+            len(self.data) == 1
+            and isinstance(inner, dict)
+            and all(output is None or isinstance(output, dict) for output in inner.values())
+        ):
+            return inner
+        return self.data
 
 
 class UnknownEvent(msgspec.Struct, frozen=True, gc=False):

@@ -3,6 +3,7 @@ loopback server that writes exact bytes, every way a run can be consumed."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,10 +11,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from rxsubstrate import EventTooLarge, Limits, MalformedEvent, Substrate, Timeout
+from rxsubstrate import EventTooLarge, GraphResult, Limits, MalformedEvent, Substrate, Timeout
 from rxsubstrate._events import Event, decode_event
+from rxsubstrate.ops import graph_result
 from tests.replay_server import ReplayServer, Reply, seed_events, sse
-from tests.test_client_stream import MODES, consume, seed_bytes
+from tests.test_client_stream import DAG, MODES, consume, seed_bytes
 
 GOOD = [msgspec.json.encode(e) for e in seed_events()[:2]]
 EXPECTED = [decode_event(raw) for raw in GOOD]
@@ -92,3 +94,25 @@ def test_an_event_that_is_not_one_json_object_fails_the_run(data: bytes) -> None
     assert events == EXPECTED[1:]
     assert isinstance(error, MalformedEvent)
     assert error.index == 1
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"data": {"a": {"text": "hi"}}}, {"a": {"text": "hi"}}],
+    ids=["enveloped", "bare"],
+)
+def test_graph_result_outputs_whichever_shape_the_server_sends(
+    data: dict[str, Any],
+) -> None:
+    final = msgspec.json.encode({"object": "graph.result", "data": data})
+    outputs: list[dict[str, Any]] = []
+    ended = threading.Event()
+    with ReplayServer(Reply([sse(GOOD[0], final)])) as server, client_at(server.url) as client:
+        events = list(client.stream(DAG).iter())
+        client.stream(DAG).pipe(graph_result()).subscribe(
+            outputs.append, lambda _: ended.set(), ended.set
+        )
+        assert ended.wait(10), "the run neither completed nor failed"
+    assert isinstance(events[-1], GraphResult)
+    assert events[-1].outputs == {"a": {"text": "hi"}}
+    assert outputs == [{"a": {"text": "hi"}}]

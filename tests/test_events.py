@@ -37,7 +37,6 @@ def test_each_known_object_decodes_to_its_struct() -> None:
         ],
         None,
     )
-    assert GraphResult({"data": {"a": 1}}).outputs == {"a": 1}
 
 
 def test_unknown_object_keeps_its_raw_json_and_the_stream_goes_on() -> None:
@@ -119,6 +118,43 @@ def test_two_malformed_events_do_not_merge_into_a_valid_one() -> None:
     assert error.index == 0
     forged = [b'{"object":"node.delta","node_id":"a","data":{"t":[1', b"2]}}"]
     assert decode_batch(forged)[0] == []
+
+
+@pytest.mark.parametrize(
+    ("data", "outputs"),
+    [
+        ({"data": {"a": {"text": "hi"}, "b": None}}, {"a": {"text": "hi"}, "b": None}),
+        ({"a": {"text": "hi"}, "b": None}, {"a": {"text": "hi"}, "b": None}),
+        ({"data": {}}, {}),
+        ({}, {}),
+        # A node named "data", bare: its output's fields are not all objects, so no envelope.
+        ({"data": {"text": "hi"}}, {"data": {"text": "hi"}}),
+        (
+            {"data": {"text": "hi"}, "b": {"text": "yo"}},
+            {"data": {"text": "hi"}, "b": {"text": "yo"}},
+        ),
+        ({"data": None}, {"data": None}),
+        # ... and inside the envelope.
+        ({"data": {"data": {"text": "hi"}}}, {"data": {"text": "hi"}}),
+        # Both readings fit: the documented envelope wins.
+        ({"data": {"json_object": {"k": 1}}}, {"json_object": {"k": 1}}),
+    ],
+    ids=[
+        "envelope",
+        "bare",
+        "empty envelope",
+        "empty",
+        "bare, node data",
+        "bare, node data and b",
+        "bare, node data null",
+        "envelope, node data",
+        "both fit",
+    ],
+)
+def test_graph_result_outputs_read_the_envelope_or_the_bare_mapping(
+    data: dict[str, Any], outputs: dict[str, Any]
+) -> None:
+    assert GraphResult(data).outputs == outputs
 
 
 def test_to_dict_is_the_official_sdks_message_dict() -> None:

@@ -17,9 +17,10 @@ __all__ = ["graph_result"]
 def graph_result() -> Callable[[Observable[Event]], Observable[dict[str, Any]]]:
     """The outputs of the run, ``{node_id: output}``, from its ``graph.result``.
 
-    This is ``GraphResult.outputs``: the ``"data"`` of the non-streaming response, the mapping
-    users index by node id (a failed node maps to its error object). The envelope itself adds
-    nothing else today; for the whole event, keep it with ``ops.filter`` on ``GraphResult``.
+    This is ``GraphResult.outputs``, the mapping users index by node id (a failed node maps to
+    its error object), whether the server sent it inside the non-streaming response's
+    ``{"data": ...}`` envelope or bare (``GraphResult.outputs`` says how the two are told
+    apart). For the whole event, keep it with ``ops.filter`` on ``GraphResult``.
 
     ::
 

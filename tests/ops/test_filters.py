@@ -9,7 +9,7 @@ import pytest
 from reactivex import GroupedObservable
 from reactivex.testing import ReactiveTest, TestScheduler
 
-from rxsubstrate import NodeFailed
+from rxsubstrate import GraphResult, NodeFailed
 from rxsubstrate._events import decode_event
 from rxsubstrate._sse import SSEDecoder
 from rxsubstrate.ops import (
@@ -81,9 +81,10 @@ def test_results_deltas_errors_keep_one_kind_each(operator: Any, kept: list[Any]
     assert source.subscriptions == [subscribe(200, 300)]
 
 
-def test_graph_result_emits_the_outputs_mapping() -> None:
+@pytest.mark.parametrize("final", [G, GraphResult({"a": {"text": "x"}})], ids=["envelope", "bare"])
+def test_graph_result_emits_the_outputs_mapping(final: GraphResult) -> None:
     scheduler = TestScheduler()
-    source = hot(scheduler, DA, RA, G)
+    source = hot(scheduler, DA, RA, final)
     result = scheduler.start(lambda: source.pipe(graph_result()))
     assert result.messages == [on_next(230, {"a": {"text": "x"}}), on_completed(300)]
     assert source.subscriptions == [subscribe(200, 300)]

@@ -56,6 +56,10 @@ class SSEDecoder:
 
     Args:
         max_event_size: the most bytes one block may span; it bounds the memory a decoder holds.
+
+    Attributes:
+        error: the ``EventTooLarge`` that failed the decoder, set as soon as it is found; None
+            until then.
     """
 
     def __init__(self, max_event_size: int = DEFAULT_MAX_EVENT_SIZE) -> None:
@@ -67,18 +71,12 @@ class SSEDecoder:
         self._tail = b""
         self._started = False
         self._pending_cr = False  # the last chunk ended with CR: a leading LF next belongs to it
-        self._error: EventTooLarge | None = None
+        self.error: EventTooLarge | None = None
 
     @property
     def pending(self) -> bool:
         """True when bytes of an undispatched event are buffered (the stream stopped mid-event)."""
         return bool(self._tail)
-
-    @property
-    def error(self) -> EventTooLarge | None:
-        """The error that failed the decoder, set as soon as it is found (see the class
-        docstring); every call raises it from then on."""
-        return self._error
 
     def feed_data(self, chunk: bytes) -> list[bytes]:
         """Feed one chunk; return the data of every event it completes.
@@ -106,8 +104,8 @@ class SSEDecoder:
     def _decode(self, chunk: bytes) -> tuple[list[bytes], list[ServerSentEvent] | None]:
         """The events ``chunk`` completes: their data alone when every one is a plain one-line
         ``data:`` event (then ``(datas, None)``), else the whole events (``([], events)``)."""
-        if self._error is not None:
-            raise self._error
+        if self.error is not None:
+            raise self.error
         if not self._started:
             chunk = self._after_bom(chunk)
         if not chunk:
@@ -137,10 +135,10 @@ class SSEDecoder:
                 plain = self._within_limit(plain)
         else:
             events = self._parse(region)
-        if self._error is None and len(self._tail) > self.max_event_size:
+        if self.error is None and len(self._tail) > self.max_event_size:
             self._fail()
-        if self._error is not None and not (plain or events):
-            raise self._error
+        if self.error is not None and not (plain or events):
+            raise self.error
         return plain, events
 
     def _after_bom(self, chunk: bytes) -> bytes:
@@ -161,8 +159,8 @@ class SSEDecoder:
 
     def _fail(self) -> EventTooLarge:
         self._tail = b""
-        self._error = EventTooLarge(self.max_event_size)
-        return self._error
+        self.error = EventTooLarge(self.max_event_size)
+        return self.error
 
     def _within_limit(self, datas: list[bytes]) -> list[bytes]:
         """The one-line events before the first one too large (which fails the decoder)."""

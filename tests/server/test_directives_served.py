@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from rxsubstrate import Box, ComputeText, sb, serialize
-from rxsubstrate._events import Event, GraphResult, NodeError, NodeResult, decode_batch
+from rxsubstrate._events import Event, GraphResult, NodeError, NodeResult, decode_event
 from rxsubstrate._sse import SSEDecoder
 from rxsubstrate.engine import DirectiveLimits, Engine
 from rxsubstrate.server import create_app
@@ -57,14 +57,14 @@ async def read_to_first_result(response: aiohttp.ClientResponse) -> tuple[SSEDec
     while not any(isinstance(e, NodeResult) for e in events):
         chunk = await response.content.readany()
         assert chunk, "the stream ended before its first node.result"
-        events.extend(decode_batch(decoder.feed_data(chunk)))
+        events.extend(map(decode_event, decoder.feed_data(chunk)))
     return decoder, events
 
 
 async def read_rest(response: aiohttp.ClientResponse, decoder: SSEDecoder) -> list[Event]:
     events: list[Event] = []
     async for chunk in response.content.iter_any():
-        events.extend(decode_batch(decoder.feed_data(chunk)))
+        events.extend(map(decode_event, decoder.feed_data(chunk)))
     return events
 
 

@@ -3,6 +3,7 @@ reads (pure, tested directly)."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rxsubstrate
+from rxsubstrate import _reference
 from rxsubstrate.engine import _openapi
 from rxsubstrate.engine._schema import Problem, SchemaChecker
 
@@ -175,15 +177,15 @@ def test_long_values_are_shortened_in_messages() -> None:
 def test_a_missing_packaged_reference_says_the_install_is_broken(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(_openapi, "_PACKAGED", tmp_path / "substrate-openapi.json")
-    _openapi.load_openapi.cache_clear()
+    monkeypatch.setattr(_reference, "OPENAPI_NAME", "missing-openapi.json")
+    _reference.load_openapi.cache_clear()
     try:
         with pytest.raises(FileNotFoundError, match="Reinstall rxsubstrate"):
             _openapi.load_openapi()
     finally:
-        _openapi.load_openapi.cache_clear()
+        _reference.load_openapi.cache_clear()
 
 
 def test_the_reference_is_the_packaged_copy() -> None:
-    assert _openapi._PACKAGED.is_relative_to(Path(rxsubstrate.__file__).parent)
-    assert _openapi._PACKAGED.is_file()
+    packaged = Path(rxsubstrate.__file__).parent / "_reference" / "substrate-openapi.json"
+    assert _openapi.load_openapi() == json.loads(packaged.read_bytes())

@@ -13,7 +13,7 @@ import pytest
 
 import rxsubstrate
 from rxsubstrate._graph import NODE_TYPES, OUTPUT_TYPES, Node, serialize
-from rxsubstrate._graph._generate import OPENAPI_PATH, PACKAGE_DIR, generate, main
+from tools.generate_nodes import OPENAPI_PATH, OUTPUT_DIR, generate, main
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -28,14 +28,14 @@ SDK_KINDS = [kind for kind in KINDS if hasattr(sdk_nodes, kind) and kind != "Run
 def test_checked_in_files_are_what_the_generator_makes(tmp_path: Path) -> None:
     assert main(["--out", str(tmp_path)]) == 0
     for name in generate(OPENAPI):
-        assert (tmp_path / name).read_text() == (PACKAGE_DIR / name).read_text(), (
-            f"{name} is stale: run python -m rxsubstrate._graph._generate"
+        assert (tmp_path / name).read_text() == (OUTPUT_DIR / name).read_text(), (
+            f"{name} is stale: run python -m tools.generate_nodes"
         )
 
 
 def test_the_openapi_reference_and_its_licence_ship_in_the_package() -> None:
-    assert OPENAPI_PATH.parent == Path(rxsubstrate.__file__).parent / "_graph"
-    assert "MIT License" in (PACKAGE_DIR / "substrate-openapi.LICENSE.txt").read_text()
+    assert OPENAPI_PATH.parent == Path(rxsubstrate.__file__).parent / "_reference"
+    assert "MIT License" in (OPENAPI_PATH.parent / "substrate-openapi.LICENSE.txt").read_text()
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -111,3 +111,8 @@ def test_generate_text_is_compute_text() -> None:
 def test_a_plain_node_of_a_known_kind_knows_its_output() -> None:
     assert Node("ComputeText", prompt="p").output_type is OUTPUT_TYPES["ComputeText"]
     assert Node("SomethingNew", x=1).output_type is dict
+
+
+def test_the_generator_is_a_development_tool_not_part_of_the_package() -> None:
+    package = Path(rxsubstrate.__file__).parent
+    assert not any("generate" in path.name for path in package.rglob("*.py"))

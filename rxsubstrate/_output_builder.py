@@ -21,6 +21,8 @@ from bisect import bisect_right
 from types import MappingProxyType
 from typing import Any, Final, TypeAlias
 
+from ._wire import ARRAY_ITEM
+
 __all__ = ["MAX_ARRAY_GROWTH", "BadDelta", "OutputBuilder", "materialise"]
 
 MAX_ARRAY_GROWTH: Final = 1024
@@ -77,7 +79,7 @@ class _Slot:
             else:
                 self.replace(_Text(chunk, version), version)
         elif type(chunk) is dict:
-            if chunk.get("object") == "array.item":
+            if chunk.get("object") == ARRAY_ITEM:
                 if type(current) is not _Array:
                     current = _Array()
                     self.replace(current, version)
@@ -167,7 +169,7 @@ def _build(chunk: Any, version: int) -> _Content:
     if type(chunk) is str:
         return _Text(chunk, version)
     if type(chunk) is dict:
-        if chunk.get("object") == "array.item":
+        if chunk.get("object") == ARRAY_ITEM:
             array = _Array()
             array.merge_item(chunk, version)
             return array

@@ -50,6 +50,7 @@ from ._events import Event, GraphResult, decode_batch
 from ._retry import parse_retry_after, retry_wait
 from ._sse import SSEDecoder
 from ._version import __version__
+from ._wire import REQUEST_ID_HEADER, STREAMING_HEADER
 
 __all__ = ["Transport"]
 
@@ -152,7 +153,7 @@ class _Body:
     def __init__(self, response: aiohttp.ClientResponse, clock: _Clock) -> None:
         self._content = response.content
         self._clock = clock
-        self.request_id = response.headers.get("x-substrate-request-id")
+        self.request_id = response.headers.get(REQUEST_ID_HEADER)
 
     async def read(self, n: int) -> bytes:
         # Bytes already buffered are no wait: only an empty buffer starts a timer (the hot path
@@ -313,7 +314,7 @@ class Transport:
         data = _json_encoder.encode({"dag": dag})
         headers = {"Accept": accept}
         if accept == _EVENT_STREAM:
-            headers["X-Substrate-Streaming"] = "1"
+            headers[STREAMING_HEADER] = "1"
         async with self._session() as session:
             attempt = 0
             while True:
@@ -389,7 +390,7 @@ def _status_error(response: aiohttp.ClientResponse, body: bytes) -> APIStatusErr
     return error(
         status,
         message,
-        response.headers.get("x-substrate-request-id"),
+        response.headers.get(REQUEST_ID_HEADER),
         retry_after=parse_retry_after(response.headers.get("Retry-After")),
     )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
 
+from .._wire import PLACEHOLDER
 from ._ids import next_id
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ __all__ = [
     "encode_value",
 ]
 
-PLACEHOLDER: Final = "__$$SB_GRAPH_OP_ID$$__"
 """The key of the one-entry object that stands for a future inside node arguments."""
 
 _NOT_A_VALUE: Final = (

@@ -6,6 +6,7 @@ import types
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypedDict, TypeVar
 
+from .._wire import VISIBLE
 from ._future import Future, TracedFuture, TraceDirective, encode_value
 from ._ids import next_id
 
@@ -133,7 +134,7 @@ class Node(Generic[OutT]):
         """
         entry: dict[str, Any] = {"id": self.id, "node": self.kind, "args": self.encode_args()[0]}
         if not self.hide:
-            entry["_should_output_globally"] = True
+            entry[VISIBLE] = True
         if self.cache_age is not None:
             entry["_cache_age"] = self.cache_age
         if self.cache_keys is not None:

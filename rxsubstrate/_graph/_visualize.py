@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
-from ._future import PLACEHOLDER
+from .._wire import PLACEHOLDER, VISIBLE
 from ._node import Node
 from ._serialize import serialize
 
@@ -49,7 +49,7 @@ def _mermaid(dag: dict[str, Any]) -> Iterator[str]:
     yield "flowchart TD"
     for node in dag["nodes"]:
         lines = [node["node"], node["id"]]
-        if not node.get("_should_output_globally"):
+        if not node.get(VISIBLE):
             lines.append("(hidden)")
         yield f'    {names[node["id"]]}["{"<br/>".join(map(_escape, lines))}"]'
     for node in dag["nodes"]:

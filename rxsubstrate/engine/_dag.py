@@ -10,12 +10,13 @@ msgspec reports carry the JSON path of the fault.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import msgspec
 
+from .._wire import PLACEHOLDER, VISIBLE
+
 __all__ = [
-    "PLACEHOLDER",
     "Concat",
     "Dag",
     "Directive",
@@ -31,8 +32,6 @@ __all__ = [
     "placeholder_id",
     "placeholders",
 ]
-
-PLACEHOLDER: Final = "__$$SB_GRAPH_OP_ID$$__"
 
 
 class TraceOp(msgspec.Struct, frozen=True):
@@ -105,7 +104,7 @@ class NodeSpec(msgspec.Struct, frozen=True):
     id: str
     node: str
     args: dict[str, Any] = {}
-    visible: bool = msgspec.field(default=False, name="_should_output_globally")
+    visible: bool = msgspec.field(default=False, name=VISIBLE)
     cache_age: int | None = msgspec.field(default=None, name="_cache_age")
     cache_keys: list[str] | None = msgspec.field(default=None, name="_cache_keys")
     max_retries: int | None = msgspec.field(default=None, name="_max_retries")

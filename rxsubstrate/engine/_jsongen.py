@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import msgspec
 
+from .._wire import array_item
 from ._budget import Budget, Walk, finish
 from ._errors import InvalidNodeArgs
 from ._messages import clip
@@ -303,6 +304,6 @@ def delta_chunks(value: Any) -> Iterator[Any]:
             yield []
         for index, item in enumerate(value):
             for chunk in delta_chunks(item):
-                yield {"object": "array.item", "index": index, "item": chunk}
+                yield array_item(index, chunk)
     else:
         yield value

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-__all__ = ["MODEL_NODES", "array_item", "choice_count"]
+__all__ = ["MODEL_NODES", "choice_count"]
 
 MODEL_NODES: Final = (
     "Mistral7BInstruct",
@@ -20,8 +20,3 @@ def choice_count(args: dict[str, Any]) -> int:
     """How many choices a node asks for: ``num_choices``, 1 when unset (or below 1)."""
     count = args.get("num_choices")
     return 1 if count is None else max(int(count), 1)
-
-
-def array_item(index: int, chunk: Any) -> dict[str, Any]:
-    """A delta for item ``index`` of an array field."""
-    return {"object": "array.item", "index": index, "item": chunk}

@@ -29,9 +29,10 @@ from .._config import Timeout
 from .._error_body import ERROR_BODY_LIMIT, error_message, message_in
 from .._errors import APIStatusError, MalformedEvent, TransportError
 from .._sse import SSEDecoder
+from .._wire import array_item
 from ._errors import InvalidNodeArgs
 from ._impl import NodeContext
-from ._kinds import MODEL_NODES, array_item, choice_count
+from ._kinds import MODEL_NODES, choice_count
 
 if TYPE_CHECKING:
     from ._engine import Engine

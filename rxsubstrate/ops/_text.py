@@ -10,6 +10,7 @@ from reactivex import Observable
 
 from .._errors import NodeFailed
 from .._events import Event, NodeDelta, NodeError, NodeResult
+from .._wire import ARRAY_ITEM
 from ._node_fold import NodeFold, fold_nodes
 from ._node_ref import NodeLike, node_ids
 
@@ -94,7 +95,7 @@ def _delta_text(data: dict[str, Any], index: int) -> str | None:
     if type(value) is str:
         return value if index == 0 else None
     item = data.get("choices")
-    if type(item) is dict and item.get("object") == "array.item" and item.get("index") == index:
+    if type(item) is dict and item.get("object") == ARRAY_ITEM and item.get("index") == index:
         inner = item.get("item")
         if type(inner) is dict:
             chunk = inner.get("text")

@@ -15,9 +15,8 @@ from substrate import Substrate
 
 import rxsubstrate.engine
 from rxsubstrate import Event
+from rxsubstrate._wire import PLACEHOLDER
 from rxsubstrate.engine import Engine
-
-PLACEHOLDER = "__$$SB_GRAPH_OP_ID$$__"
 
 
 def serialize(*nodes: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from rxsubstrate import (
     sb,
     serialize,
 )
-from rxsubstrate._graph._future import PLACEHOLDER
+from rxsubstrate._wire import PLACEHOLDER
 
 
 def futures_by_type(dag: dict[str, object]) -> dict[str, list[dict[str, object]]]:

@@ -14,12 +14,17 @@ from ._errors import (
     ProtocolError,
     RateLimited,
     ReadTimeout,
+    RunsFailed,
     RunTimeout,
+    ServerClosed,
     ServerError,
+    StreamConsumed,
     StreamInterrupted,
     SubstrateError,
     TransportError,
     UnexpectedContentType,
+    UsageError,
+    WouldDeadlock,
 )
 from ._events import (
     ErrorData,
@@ -85,7 +90,8 @@ from ._graph import (
     serialize,
     visualize,
 )
-from ._merge import RunEvent, RunsFailed, merge_runs
+from ._merge import RunEvent, merge_runs
+from ._public import publish
 from ._secrets import Secrets
 from ._sse import ServerSentEvent, SSEDecoder
 from ._version import __version__
@@ -159,6 +165,7 @@ __all__ = [
     "Secrets",
     "SegmentAnything",
     "SegmentUnderPoint",
+    "ServerClosed",
     "ServerError",
     "ServerSentEvent",
     "SplitDocument",
@@ -166,6 +173,7 @@ __all__ = [
     "StableDiffusionXLInpaint",
     "StableDiffusionXLLightning",
     "StableVideoDiffusion",
+    "StreamConsumed",
     "StreamInterrupted",
     "Substrate",
     "SubstrateError",
@@ -176,9 +184,13 @@ __all__ = [
     "UnknownEvent",
     "UpdateVectors",
     "UpscaleImage",
+    "UsageError",
+    "WouldDeadlock",
     "__version__",
     "merge_runs",
     "sb",
     "serialize",
     "visualize",
 ]
+
+publish(globals())

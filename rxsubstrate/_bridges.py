@@ -22,7 +22,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._errors import ClientClosed
+from ._errors import ClientClosed, StreamConsumed, WouldDeadlock
 from ._events import Event, encode_event
 from ._lifetime import CLOSED_MID_RUN
 from ._sse import encode_sse
@@ -117,7 +117,7 @@ def iterate(
 ) -> Generator[Event, None, None]:
     """The run's events on the calling thread; closing (or dropping) the iterator cancels it."""
     if lifetime.loop_thread.in_loop_thread():
-        raise RuntimeError(
+        raise WouldDeadlock(
             "iter() would block the client's loop thread, which delivers subscribe() callbacks;"
             " use async_iter() or subscribe() there instead"
         )
@@ -261,7 +261,7 @@ class SSEText(Iterator[str]):
 
     def _check_unused(self) -> None:
         if self._async_started or self._events is not None:
-            raise RuntimeError("iter_events() is read either with for or with async for, once")
+            raise StreamConsumed("iter_events() is read either with for or with async for, once")
 
     def close(self) -> None:
         """Cancel the run (what a generator's ``close`` does)."""

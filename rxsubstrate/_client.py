@@ -21,7 +21,8 @@ from ._config import Limits, Retry, Timeout, check_api_key, check_base_url
 from ._errors import ClientClosed, NodeFailed
 from ._events import Event
 from ._graph import serialize, visualize
-from ._lifetime import CLOSED, ClientLifetime, Outcome
+from ._lifetime import ClientLifetime, Outcome
+from ._loop_thread import CLOSED
 from ._secrets import Secrets, secret_headers
 from ._transport import Transport
 
@@ -405,7 +406,3 @@ class RunResult:
         if output_type is None:
             return cast(OutT, output)
         return cast(OutT, msgspec.convert(output, output_type))
-
-
-for _cls in (Substrate, RunStream, RunResult):
-    _cls.__module__ = "rxsubstrate"

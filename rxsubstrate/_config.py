@@ -118,6 +118,3 @@ def check_base_url(base_url: str) -> None:
         raise ValueError(f"base_url has no host; {example}")
     if parts.query or parts.fragment:
         raise ValueError(f"base_url takes no query or fragment (/compose is appended); {example}")
-
-
-Timeout.__module__ = Limits.__module__ = Retry.__module__ = "rxsubstrate"

@@ -19,18 +19,27 @@ Runtime failures form one tree, so ``except SubstrateError`` catches every one o
     │   └── MalformedEvent          an event's data is not valid JSON or has the wrong shape
     ├── NodeFailed                  a node reported node.error (ops.raise_on_error, RunResult.get)
     ├── RunsFailed                  some merged runs failed (merge_runs; an ExceptionGroup)
-    ├── ClientClosed                the client was closed; misuse, so also a RuntimeError
-    └── engine.GraphInvalid         the local engine refused a dag before running it
+    ├── ClientClosed                the client was closed; also a UsageError
+    ├── engine.GraphInvalid         the local engine refused a dag before running it
+    ├── engine.InvalidNodeArgs      a node's resolved arguments are unusable (invalid_request_error)
+    └── engine.SandboxFailed        the directive sandbox itself failed (the server's fault)
 
-Misuse is also a ``RuntimeError``, apart from I/O failures: ``ClientClosed`` is raised by a run
-started on a closed client, and ends every run still streaming when its client is closed.
+Misuse is a ``UsageError``, a ``RuntimeError`` whose message says what to do instead::
+
+    UsageError
+    ├── ClientClosed                a run started on a closed client (also a SubstrateError:
+    │                               it also ends every run still streaming when the client closes)
+    ├── ServerClosed                an EmbeddedServer started again after close()
+    ├── WouldDeadlock               a blocking call on a thread that it would wait for
+    └── StreamConsumed              an iterator of a run read twice, or both with for and async for
 
 No error carries the API key: not in its message, its repr, nor in the exceptions it chains.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._events import NodeError
@@ -42,17 +51,25 @@ __all__ = [
     "ConnectError",
     "ConnectTimeout",
     "EventTooLarge",
+    "GraphInvalid",
+    "InvalidNodeArgs",
     "MalformedEvent",
     "NodeFailed",
     "ProtocolError",
     "RateLimited",
     "ReadTimeout",
     "RunTimeout",
+    "RunsFailed",
+    "SandboxFailed",
+    "ServerClosed",
     "ServerError",
+    "StreamConsumed",
     "StreamInterrupted",
     "SubstrateError",
     "TransportError",
     "UnexpectedContentType",
+    "UsageError",
+    "WouldDeadlock",
 ]
 
 
@@ -223,7 +240,37 @@ class NodeFailed(SubstrateError):
         return cls(event.node_id, event.data.type, event.data.message)
 
 
-class ClientClosed(SubstrateError, RuntimeError):
+class RunsFailed(ExceptionGroup[Exception], SubstrateError):
+    """Some of several merged runs failed; the others ran to their end first.
+
+    Attributes:
+        failures: each failed run's error, by run label, in the order they failed.
+    """
+
+    failures: Mapping[Any, Exception]
+
+    def __new__(cls, failures: Mapping[Any, Exception]) -> RunsFailed:
+        labels = ", ".join(repr(label) for label in failures)
+        self = super().__new__(
+            cls, f"{len(failures)} run(s) failed: {labels}", list(failures.values())
+        )
+        self.failures = dict(failures)
+        return self
+
+    def __init__(self, failures: Mapping[Any, Exception]) -> None:
+        labels = ", ".join(repr(label) for label in failures)
+        super().__init__(f"{len(failures)} run(s) failed: {labels}", list(failures.values()))
+
+    def derive(self, excs: Sequence[Exception]) -> ExceptionGroup[Exception]:  # type: ignore[override]
+        # except* splits the group; the parts are plain groups, since labels no longer line up.
+        return ExceptionGroup(self.message, list(excs))
+
+
+class UsageError(RuntimeError):
+    """rxsubstrate was called in a way that cannot work; the message says what to do instead."""
+
+
+class ClientClosed(SubstrateError, UsageError):
     """The client was closed; create a new ``Substrate`` to start more runs.
 
     A run still streaming when its client is closed ends with it too, after the events it had
@@ -231,5 +278,49 @@ class ClientClosed(SubstrateError, RuntimeError):
     """
 
 
-for _name in __all__:
-    globals()[_name].__module__ = "rxsubstrate"
+class ServerClosed(UsageError):
+    """An ``EmbeddedServer`` was started after ``close()``; create a new one."""
+
+
+class WouldDeadlock(UsageError):
+    """A blocking call was made on a thread it would have to wait for: the client's loop thread
+    (which runs ``subscribe()`` callbacks) or a server's own thread."""
+
+
+class StreamConsumed(UsageError):
+    """An iterator of a run was read a second time, or both with ``for`` and ``async for``;
+    each ``iter_events()`` call gives one iterator, read once."""
+
+
+class GraphInvalid(SubstrateError, ValueError):
+    """The local engine cannot run a graph: malformed, cyclic, unknown node kinds, bad arguments,
+    or over the engine's limits. Raised by ``Engine.prepare`` before anything runs (a server
+    answers it with HTTP 400).
+
+    Attributes:
+        message: what is wrong, naming the node, future or argument at fault.
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class InvalidNodeArgs(SubstrateError, ValueError):
+    """A node's arguments, once its futures are resolved, cannot be used.
+
+    Raise it from a node implementation to report ``invalid_request_error`` rather than
+    ``api_error``; the engine does so itself when a future cannot be resolved.
+
+    Attributes:
+        message: what is wrong with the arguments.
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class SandboxFailed(SubstrateError):
+    """The engine's directive sandbox itself failed (a worker could not start, or the engine
+    was closed): the server's fault, not the directive's."""

@@ -197,9 +197,3 @@ def encode_event(event: Event) -> bytes:
     if isinstance(event, UnknownEvent):
         return event.raw
     return _encoder.encode(event)
-
-
-for _name in __all__:
-    obj = globals()[_name]
-    if isinstance(obj, type):
-        obj.__module__ = "rxsubstrate"

@@ -16,8 +16,8 @@ from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from ._errors import ClientClosed
-from ._loop_thread import LoopThread
+from ._errors import ClientClosed, WouldDeadlock
+from ._loop_thread import BLOCKING_CALL_IN_LOOP_THREAD, CLOSED, LoopThread
 
 if TYPE_CHECKING:
     from ._transport import Transport
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["ClientLifetime", "RunTask"]
 
 T = TypeVar("T")
-CLOSED: Final = "this Substrate client is closed; create a new one"
 CLOSED_MID_RUN: Final = "the client was closed while this run streamed"
 
 # How a run ended: None (completed), CancelledError (cancelled by its consumer) or the error.
@@ -142,11 +141,11 @@ class ClientLifetime:
 
         Raises:
             ClientClosed: the client is closed, or was closed before ``coro`` finished.
-            RuntimeError: called on the loop thread, which would wait for itself.
+            WouldDeadlock: called on the loop thread, which would wait for itself.
         """
         if self.loop_thread.in_loop_thread():
             coro.close()
-            raise RuntimeError("a blocking call was made from the client's own loop thread")
+            raise WouldDeadlock(BLOCKING_CALL_IN_LOOP_THREAD)
         with self.lock:
             if self.closed:
                 coro.close()

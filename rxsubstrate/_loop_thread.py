@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Final, TypeVar
+
+from ._errors import ClientClosed, UsageError, WouldDeadlock
 
 __all__ = ["LoopThread"]
 
@@ -14,17 +16,31 @@ T = TypeVar("T")
 # Cancelled tasks may start others while they unwind (aiohttp closing a connection): cancel
 # what is left this many times before giving up on it.
 _SHUTDOWN_ROUNDS: Final = 5
+BLOCKING_CALL_IN_LOOP_THREAD: Final = (
+    "a blocking call was made from the client's own loop thread (a subscribe() callback);"
+    " use the async API or subscribe() there instead"
+)
+CLOSED: Final = "this Substrate client is closed; create a new one"
 
 
 class LoopThread:
     """An event loop on a daemon thread: started on first use, closed once and for good.
 
     Thread-safe. After ``close()`` nothing starts the loop again: ``start`` and everything that
-    needs the loop raise ``RuntimeError``.
+    needs the loop raise ``closed_error()``.
+
+    Args:
+        name: the thread's name.
+        closed_error: the misuse error its owner reports once it is closed.
     """
 
-    def __init__(self, name: str = "rxsubstrate-loop") -> None:
+    def __init__(
+        self,
+        name: str = "rxsubstrate-loop",
+        closed_error: Callable[[], UsageError] = lambda: ClientClosed(CLOSED),
+    ) -> None:
         self._name = name
+        self._closed_error = closed_error
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -34,11 +50,11 @@ class LoopThread:
         """The running loop, started if needed.
 
         Raises:
-            RuntimeError: the loop thread is closed.
+            UsageError: the loop thread is closed (``closed_error()``).
         """
         with self._lock:
             if self._closed:
-                raise RuntimeError(f"the {self._name} thread is closed")
+                raise self._closed_error()
             if self._loop is None:
                 loop = asyncio.new_event_loop()
                 started = threading.Event()
@@ -69,7 +85,7 @@ class LoopThread:
         """Run ``coro`` on the loop; cancelling the returned future cancels the task."""
         try:
             loop = self.start()
-        except RuntimeError:
+        except UsageError:
             coro.close()
             raise
         return asyncio.run_coroutine_threadsafe(coro, loop)
@@ -78,7 +94,7 @@ class LoopThread:
         """Run ``coro`` on the loop and wait for its result on the calling thread."""
         if self.in_loop_thread():
             coro.close()
-            raise RuntimeError("a blocking call was made from the client's own loop thread")
+            raise WouldDeadlock(BLOCKING_CALL_IN_LOOP_THREAD)
         return self.submit(coro).result()
 
     def in_loop_thread(self) -> bool:

@@ -20,7 +20,7 @@ import msgspec
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignmentDisposable
 
-from ._errors import SubstrateError
+from ._errors import RunsFailed
 from ._events import Event
 
 __all__ = ["RunEvent", "RunsFailed", "merge_runs", "stream_many"]
@@ -38,32 +38,6 @@ class RunEvent(msgspec.Struct, Generic[L], frozen=True):
 
     run: L
     event: Event
-
-
-class RunsFailed(ExceptionGroup[Exception], SubstrateError):
-    """Some of several merged runs failed; the others ran to their end first.
-
-    Attributes:
-        failures: each failed run's error, by run label, in the order they failed.
-    """
-
-    failures: Mapping[Any, Exception]
-
-    def __new__(cls, failures: Mapping[Any, Exception]) -> "RunsFailed":
-        labels = ", ".join(repr(label) for label in failures)
-        self = super().__new__(
-            cls, f"{len(failures)} run(s) failed: {labels}", list(failures.values())
-        )
-        self.failures = dict(failures)
-        return self
-
-    def __init__(self, failures: Mapping[Any, Exception]) -> None:
-        labels = ", ".join(repr(label) for label in failures)
-        super().__init__(f"{len(failures)} run(s) failed: {labels}", list(failures.values()))
-
-    def derive(self, excs: Sequence[Exception]) -> ExceptionGroup[Exception]:  # type: ignore[override]
-        # except* splits the group; the parts are plain groups, since labels no longer line up.
-        return ExceptionGroup(self.message, list(excs))
 
 
 @overload
@@ -255,7 +229,3 @@ class _Merge:
             if not self._ended:
                 self.start_more()
         self.running.remove(inner)
-
-
-for _name in ("RunEvent", "RunsFailed"):
-    globals()[_name].__module__ = "rxsubstrate"

@@ -73,6 +73,3 @@ def secret_headers(secrets: Secrets | None) -> dict[str, str]:
         if key is not None:
             headers[header] = key
     return headers
-
-
-Secrets.__module__ = "rxsubstrate"

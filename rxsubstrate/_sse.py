@@ -223,7 +223,3 @@ def encode_sse(data: bytes, *, event: str | None = None, id: str | None = None) 
         return head + b"data: " + data + b"\n\n"
     lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
     return head + b"".join(b"data: " + line + b"\n" for line in lines) + b"\n"
-
-
-for _name in ("SSEDecoder", "ServerSentEvent"):
-    globals()[_name].__module__ = "rxsubstrate"

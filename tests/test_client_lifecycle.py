@@ -276,7 +276,7 @@ def test_the_loop_thread_never_starts_again_once_closed() -> None:
     loop_thread.close()
     loop_thread.close()
     refused = answer()
-    with pytest.raises(RuntimeError, match="thread is closed"):
+    with pytest.raises(ClientClosed, match="closed"):
         loop_thread.submit(refused)
     assert refused.cr_frame is None  # closed, not left to warn that it was never awaited
     assert "rxsubstrate-test-loop" not in rx_threads()

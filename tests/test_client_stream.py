@@ -28,6 +28,7 @@ from rxsubstrate import (
     Timeout,
     TransportError,
     UnknownEvent,
+    WouldDeadlock,
 )
 from rxsubstrate._events import Event, decode_event
 from rxsubstrate._sse import SSEDecoder
@@ -384,7 +385,7 @@ def test_iter_inside_a_loop_thread_callback_is_refused_not_a_deadlock(client_for
 
         client.stream(DAG).subscribe(on_next, lambda e: (failures.append(e), done.set()))
         assert done.wait(10)
-    assert isinstance(failures[0], RuntimeError)
+    assert isinstance(failures[0], WouldDeadlock)
     assert "async_iter" in str(failures[0])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_type_hints
+
 import msgspec
 
 import rxsubstrate
@@ -11,6 +13,10 @@ import rxsubstrate.outputs
 from rxsubstrate._graph import NODE_TYPES
 
 CORE = {
+    "WouldDeadlock",
+    "UsageError",
+    "StreamConsumed",
+    "ServerClosed",
     "APIStatusError",
     "AuthenticationError",
     "ClientClosed",
@@ -65,15 +71,50 @@ def test_all_is_the_core_plus_one_class_per_node_kind() -> None:
 
 
 def test_tracebacks_name_the_public_module() -> None:
-    for name in (
-        "Substrate",
-        "RunStream",
-        "StreamInterrupted",
-        "NodeDelta",
-        "SSEDecoder",
-        "Secrets",
-    ):
-        assert getattr(rxsubstrate, name).__module__ == "rxsubstrate", name
+    for name in CORE:
+        obj = getattr(rxsubstrate, name)
+        if callable(obj):
+            assert obj.__module__ == "rxsubstrate", name
+
+
+def test_ops_all() -> None:
+    assert rxsubstrate.ops.__all__ == [
+        "MAX_ARRAY_GROWTH",
+        "NodeEvent",
+        "NodeLike",
+        "NodeOutput",
+        "RunEvent",
+        "RunsFailed",
+        "Snapshot",
+        "TypedNode",
+        "assemble",
+        "deltas",
+        "errors",
+        "for_node",
+        "graph_result",
+        "group_by_node",
+        "merge_runs",
+        "raise_on_error",
+        "results",
+        "snapshots",
+        "text",
+        "to_sse",
+        "typed",
+    ]
+    for name in ("NodeOutput", "Snapshot", "assemble", "to_sse", "typed"):
+        assert getattr(rxsubstrate.ops, name).__module__ == "rxsubstrate.ops", name
+    assert rxsubstrate.ops.RunEvent is rxsubstrate.RunEvent
+
+
+def test_outputs_are_one_struct_per_output_schema() -> None:
+    structs = [getattr(rxsubstrate.outputs, name) for name in rxsubstrate.outputs.__all__]
+    assert "ComputeTextOut" in rxsubstrate.outputs.__all__
+    assert "OUTPUT_TYPES" in rxsubstrate.outputs.__all__
+    assert len(rxsubstrate.outputs.__all__) == len(set(rxsubstrate.outputs.__all__))
+    kinds = {cls.__name__ for cls in NODE_TYPES.values()}
+    for output_type in rxsubstrate.outputs.OUTPUT_TYPES.values():
+        assert output_type in structs
+    assert set(rxsubstrate.outputs.OUTPUT_TYPES) == kinds
 
 
 def test_the_nodes_module_is_the_node_classes_and_their_outputs() -> None:
@@ -97,4 +138,5 @@ def test_exported_structs_resolve_their_annotations() -> None:
         for name in module.__all__:
             obj = getattr(module, name)
             if isinstance(obj, type) and issubclass(obj, msgspec.Struct):
-                assert msgspec.structs.fields(obj) is not None, name
+                # An annotation that cannot be resolved raises NameError here.
+                assert set(get_type_hints(obj)) >= set(obj.__struct_fields__), name

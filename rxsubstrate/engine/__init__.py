@@ -20,8 +20,9 @@ Example::
         print(event)
 """
 
+from .._errors import GraphInvalid, InvalidNodeArgs, SandboxFailed
+from .._public import publish
 from ._engine import Engine
-from ._errors import GraphInvalid, InvalidNodeArgs
 from ._impl import NodeContext, NodeImpl, ResultNodeImpl, StreamingNodeImpl
 from ._limits import DirectiveLimits, Limits
 from ._openai import OpenAITextBackend
@@ -39,10 +40,10 @@ __all__ = [
     "OpenAITextBackend",
     "Plan",
     "ResultNodeImpl",
+    "SandboxFailed",
     "StreamingNodeImpl",
     "TextGenerator",
     "generate_text",
 ]
 
-for _name in ("Engine", "Plan", "TextGenerator"):
-    globals()[_name].__module__ = "rxsubstrate.engine"
+publish(globals(), also=("GraphInvalid", "InvalidNodeArgs", "SandboxFailed"))

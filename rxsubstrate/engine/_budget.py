@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Generator
 from typing import Final, TypeAlias, TypeVar
 
-from ._errors import InvalidNodeArgs
+from .._errors import InvalidNodeArgs
 
 __all__ = ["TICK", "Budget", "OverBudget", "Walk", "drive", "finish"]
 

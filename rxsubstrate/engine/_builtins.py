@@ -18,9 +18,9 @@ from collections.abc import AsyncIterator, Iterator
 from itertools import zip_longest
 from typing import Any
 
+from .._errors import InvalidNodeArgs
 from .._wire import array_item
 from ._budget import Budget, drive
-from ._errors import InvalidNodeArgs
 from ._impl import NodeContext, NodeImpl
 from ._jsongen import JsonGenerator, delta_chunks
 from ._kinds import MODEL_NODES, choice_count

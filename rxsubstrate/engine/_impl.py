@@ -54,6 +54,3 @@ class ResultNodeImpl(Protocol):
 
 
 NodeImpl: TypeAlias = StreamingNodeImpl | ResultNodeImpl
-
-for _name in ("NodeContext", "ResultNodeImpl", "StreamingNodeImpl"):
-    globals()[_name].__module__ = "rxsubstrate.engine"

@@ -22,9 +22,9 @@ from typing import Any, Final
 
 import msgspec
 
+from .._errors import InvalidNodeArgs
 from .._wire import array_item
 from ._budget import Budget, Walk, finish
-from ._errors import InvalidNodeArgs
 from ._messages import clip
 from ._schema import integer_keyword, number_keyword
 from ._schema_graph import SchemaGraph

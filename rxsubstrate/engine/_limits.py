@@ -60,9 +60,6 @@ class Limits:
                 raise ValueError(f"Limits.{field.name} must be a positive integer, got {value!r}")
 
 
-Limits.__module__ = "rxsubstrate.engine"
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class DirectiveLimits:
     """The budget of every directive an ``Engine`` evaluates.
@@ -110,6 +107,3 @@ class DirectiveLimits:
         """The CPU time (``RLIMIT_CPU``) a sandbox process gets per task: a backstop to
         ``timeout``."""
         return math.ceil(self.timeout) + 1
-
-
-DirectiveLimits.__module__ = "rxsubstrate.engine"

@@ -27,10 +27,9 @@ import msgspec
 
 from .._config import Timeout
 from .._error_body import ERROR_BODY_LIMIT, error_message, message_in
-from .._errors import APIStatusError, MalformedEvent, TransportError
+from .._errors import APIStatusError, InvalidNodeArgs, MalformedEvent, TransportError
 from .._sse import SSEDecoder
 from .._wire import array_item
-from ._errors import InvalidNodeArgs
 from ._impl import NodeContext
 from ._kinds import MODEL_NODES, choice_count
 

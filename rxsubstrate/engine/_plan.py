@@ -25,6 +25,7 @@ from typing import Any, Final
 
 import msgspec
 
+from .._errors import GraphInvalid
 from ._dag import (
     Concat,
     Dag,
@@ -35,7 +36,6 @@ from ._dag import (
     placeholder_id,
     placeholders,
 )
-from ._errors import GraphInvalid
 from ._impl import NodeImpl
 from ._jsongen import schema_problem
 from ._limits import Limits

@@ -27,10 +27,10 @@ from typing import Any, Final
 
 import msgspec
 
+from .._errors import InvalidNodeArgs
 from .._events import ErrorData, Event, GraphResult, NodeDelta, NodeError, NodeResult
 from .._output_builder import OutputBuilder
 from ._cache import ResultCache
-from ._errors import InvalidNodeArgs
 from ._impl import NodeContext
 from ._messages import clip
 from ._plan import Plan, PlannedNode, Schedule, args_problem

@@ -37,20 +37,16 @@ from typing import IO, Any, Final
 
 import msgspec
 
+from .._errors import SandboxFailed
 from . import _sandbox_worker as worker
 from ._limits import DirectiveLimits
 
-__all__ = ["Sandbox", "SandboxFailed", "Task"]
+__all__ = ["Sandbox", "Task"]
 
 _START_TIMEOUT: Final = 20.0  # seconds for a new worker to import jq and jinja2 and say ready
 _REPLY_OVERHEAD: Final = 64 * 1024
 _JSON_EXPANSION: Final = 6  # a character is at most 6 bytes of JSON (\u001f)
 _reply_decoder: Final = msgspec.json.Decoder(worker.Reply)
-
-
-class SandboxFailed(RuntimeError):
-    """The sandbox itself failed (a worker could not start, or the engine was closed): the
-    server's fault, not the directive's."""
 
 
 class Sandbox:

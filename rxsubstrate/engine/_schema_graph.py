@@ -26,8 +26,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from .._errors import InvalidNodeArgs
 from ._budget import Budget, Walk
-from ._errors import InvalidNodeArgs
 from ._schema import integer_keyword, resolve_ref
 
 __all__ = ["MAX_FLATTEN_DEPTH", "SchemaGraph"]

@@ -12,6 +12,7 @@ Nothing here starts threads: callbacks run on whichever thread the source emits 
 
 from .._merge import RunEvent, RunsFailed, merge_runs
 from .._output_builder import MAX_ARRAY_GROWTH
+from .._public import publish
 from ._assemble import NodeOutput, assemble
 from ._deltas import deltas
 from ._errors import errors
@@ -50,5 +51,4 @@ __all__ = [
     "typed",
 ]
 
-for _name in ("NodeOutput", "Snapshot"):
-    globals()[_name].__module__ = "rxsubstrate.ops"
+publish(globals())

@@ -17,6 +17,7 @@ def test_engine_all() -> None:
         "OpenAITextBackend",
         "Plan",
         "ResultNodeImpl",
+        "SandboxFailed",
         "StreamingNodeImpl",
         "TextGenerator",
         "generate_text",
@@ -24,6 +25,9 @@ def test_engine_all() -> None:
 
 
 def test_public_classes_say_where_to_import_them_from() -> None:
-    checked = "DirectiveLimits Engine GraphInvalid InvalidNodeArgs Limits NodeContext Plan"
+    checked = (
+        "DirectiveLimits Engine GraphInvalid InvalidNodeArgs Limits NodeContext Plan"
+        " OpenAITextBackend SandboxFailed TextGenerator generate_text"
+    )
     for name in checked.split():
         assert getattr(rxsubstrate.engine, name).__module__ == "rxsubstrate.engine", name

@@ -1,8 +1,10 @@
 """HTTP transport: ``POST {base_url}/compose`` over aiohttp, bytes -> SSE -> typed events.
 
-aiohttp's exceptions are translated to rxsubstrate's in one place, ``_translate_errors``. One
-``aiohttp.ClientSession`` is kept per event loop, because a session belongs to the loop it was
-made on: the client's own loop thread has one, and so does every loop that uses the async API.
+aiohttp's exceptions are translated to rxsubstrate's in one place, ``_translated``, used by
+``_request_errors`` and ``_stream_errors`` (which differ only in how they name a connection
+broken mid-answer). One ``aiohttp.ClientSession`` is kept per event loop, because a session
+belongs to the loop it was made on: the client's own loop thread has one, and so does every
+loop that uses the async API.
 
 Every wait on the server is timed here, by the run's ``_Clock``: aiohttp itself times only the
 connecting. A request that fails before the server answered is sent again as ``Retry`` allows
@@ -246,7 +248,7 @@ class Transport:
     async def post_json(self, dag: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """Run a dag without streaming; return the response JSON and the request id."""
         progress = _Progress()
-        with _translate_errors(progress, streaming=False, secrets=self._secrets):
+        with _request_errors(progress, self._secrets):
             async with self._answer(dag, _JSON, progress) as body:
                 payload = await body.read_all()
         try:
@@ -275,7 +277,7 @@ class Transport:
         """
         decoder = SSEDecoder(self.limits.max_event_size)
         progress = _Progress()
-        with _translate_errors(progress, streaming=True, secrets=self._secrets):
+        with _stream_errors(progress, self._secrets):
             async with self._answer(dag, _EVENT_STREAM, progress) as content:
                 while True:
                     chunk = await content.read(READ_SIZE)
@@ -350,7 +352,7 @@ class Transport:
         accept = headers["Accept"]
         progress.answered = False  # a retry starts over: a reset now is a ConnectError again
         request = session.post(f"{self.base_url}/compose", data=data, headers=headers)
-        with _translate_errors(progress, streaming=False, secrets=self._secrets):
+        with _request_errors(progress, self._secrets):
             if accept == _EVENT_STREAM:
                 response = await clock.within(request, self.timeout.connect, clock.connect_timeout)
             else:  # the answer comes when the graph is done: that wait is a read
@@ -396,36 +398,50 @@ def _status_error(response: aiohttp.ClientResponse, body: bytes) -> APIStatusErr
 
 
 @contextmanager
-def _translate_errors(
-    progress: _Progress, *, streaming: bool, secrets: tuple[str, ...]
-) -> Iterator[None]:
-    """The one place where aiohttp's exceptions become rxsubstrate's.
-
-    Before the response headers, a broken connection is a ``ConnectError`` (retried); after,
-    it is a ``StreamInterrupted`` for a stream. ``secrets`` (the API key, provider keys) are
-    masked in the aiohttp exceptions chained.
-    """
+def _request_errors(progress: _Progress, secrets: tuple[str, ...]) -> Iterator[None]:
+    """aiohttp's exceptions while sending a request and reading a whole (JSON) answer, as
+    rxsubstrate's: before the response headers, a broken connection is a ``ConnectError``
+    (retried); after, a ``TransportError``. ``secrets`` (the API key, provider keys) are masked
+    in the aiohttp exceptions chained."""
     try:
         yield
     except aiohttp.ClientError as exc:
         _scrub(exc, secrets)
-        raise _translated(exc, progress, streaming) from exc
+        raise _translated(exc, progress) or TransportError(
+            f"the connection broke: {_reason(exc)}"
+        ) from exc
 
 
-def _translated(exc: aiohttp.ClientError, progress: _Progress, streaming: bool) -> TransportError:
+@contextmanager
+def _stream_errors(progress: _Progress, secrets: tuple[str, ...]) -> Iterator[None]:
+    """``_request_errors`` for a stream, whose connection breaking after the response headers
+    is a ``StreamInterrupted`` (never retried: events may have reached the consumer)."""
+    try:
+        yield
+    except aiohttp.ClientError as exc:
+        _scrub(exc, secrets)
+        raise _translated(exc, progress) or StreamInterrupted(
+            progress.events, partial_event=progress.pending, reason=_reason(exc)
+        ) from exc
+
+
+def _translated(exc: aiohttp.ClientError, progress: _Progress) -> TransportError | None:
+    """What an aiohttp failure is, or None for a connection broken after the answer began (which
+    the caller names)."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return ConnectTimeout(f"no connection to the server: {exc}")
     if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ServerFingerprintMismatch):
         # Not a ConnectError: a certificate does not fix itself, so retrying is pointless.
         return TransportError(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
-        reason = str(exc) or type(exc).__name__
         if not progress.answered:
-            return ConnectError(f"the connection failed before the server answered: {reason}")
-        if not streaming:
-            return TransportError(f"the connection broke: {reason}")
-        return StreamInterrupted(progress.events, partial_event=progress.pending, reason=reason)
+            return ConnectError(f"the connection failed before the server answered: {_reason(exc)}")
+        return None
     return TransportError(f"{type(exc).__name__}: {exc}")
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
 
 
 def _mask(value: T, secrets: tuple[str, ...]) -> T:

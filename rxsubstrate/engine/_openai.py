@@ -12,7 +12,8 @@ An upstream failure fails the node with ``api_error``: a non-2xx answer as
 ``TransportError``, a chunk that is not JSON as ``MalformedEvent``.
 
 The backend keeps one pooled ``aiohttp`` session, made on the loop of the first node it serves
-and closed by the engine's ``aclose()`` (a server closes its engine when it shuts down).
+and closed by the engine's ``aclose()``: a server (``rxsubstrate serve``, ``Substrate(engine=)``)
+closes its engine when it shuts down; code that runs the engine itself awaits ``aclose()``.
 """
 
 from __future__ import annotations

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from rxsubstrate import Box, ComputeText, Node, NodeError, NodeResult, sb, serialize
-from rxsubstrate._errors import APIStatusError
+from rxsubstrate import APIStatusError, Box, ComputeText, Node, NodeError, NodeResult, sb, serialize
 from rxsubstrate.engine import Engine, GraphInvalid, NodeContext
+
+from .graphs import run
 
 
 @pytest.fixture
@@ -27,17 +28,13 @@ def without(monkeypatch: pytest.MonkeyPatch) -> Any:
     return hide
 
 
-async def run(engine: Engine, *nodes: Node[Any]) -> list[Any]:
-    return [e async for e in engine.execute(engine.prepare(serialize(*nodes)))]
-
-
 async def test_graphs_without_jq_or_jinja_run_without_them(without: Any) -> None:
     without("jq", "jinja2", "rxsubstrate.engine._jinja")
     a = ComputeText(prompt="windmills", max_tokens=5)
     b = Box(
         value={"said": sb.concat("a: ", a.future.text), "f": sb.format("{x}!", x=a.future.text)}
     )
-    events = await run(Engine(), a, b)
+    events = await run(Engine(), serialize(a, b))
     assert sum(isinstance(e, NodeResult) for e in events) == 2
 
 
@@ -81,7 +78,7 @@ async def test_an_upstream_http_status_reaches_the_node_error() -> None:
         raise RuntimeError("no status here")
 
     upstream_node, plain_node = Node("Upstream"), Node("Plain")
-    events = await run(engine, upstream_node, plain_node)
+    events = await run(engine, serialize(upstream_node, plain_node))
     failed = {e.node_id: e.data for e in events if isinstance(e, NodeError)}
     assert failed[upstream_node.id].status_code == 503
     assert "model overloaded" in failed[upstream_node.id].message

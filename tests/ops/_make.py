@@ -1,10 +1,15 @@
-"""Event constructors for operator tests: short names, as marble diagrams use them."""
+"""Operator tests' marble harness: event constructors with short names, as marble diagrams
+use them, and ``marble`` to run an operator over events 10 ticks apart."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing.hotobservable import HotObservable
+
 from rxsubstrate import ErrorData, GraphResult, NodeDelta, NodeError, NodeResult
+from rxsubstrate._wire import array_item
 
 
 def d(node: str, **data: Any) -> NodeDelta:
@@ -23,5 +28,14 @@ def g(**outputs: Any) -> GraphResult:
     return GraphResult({"data": outputs})
 
 
-def item(index: int, chunk: Any) -> dict[str, Any]:
-    return {"object": "array.item", "index": index, "item": chunk}
+item = array_item
+
+
+def marble(*events: Any, operator: Any, end: int = 400) -> tuple[list[Any], HotObservable[Any]]:
+    """``operator`` over a hot source emitting ``events`` at 210, 220, ... and completing at
+    ``end``; the messages it produced, and the source (for its subscriptions)."""
+    scheduler = TestScheduler()
+    messages = [ReactiveTest.on_next(210 + 10 * i, event) for i, event in enumerate(events)]
+    source = scheduler.create_hot_observable(*messages, ReactiveTest.on_completed(end))
+    result = scheduler.start(lambda: source.pipe(operator))
+    return result.messages, source

@@ -6,12 +6,12 @@ import logging
 from typing import Any
 
 import pytest
-from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing import ReactiveTest
 
 from rxsubstrate import MalformedEvent
 from rxsubstrate.ops import MAX_ARRAY_GROWTH, NodeOutput, assemble
 
-from ._make import d, e, g, item, r
+from ._make import d, e, g, item, marble, r
 
 on_next = ReactiveTest.on_next
 on_completed = ReactiveTest.on_completed
@@ -19,11 +19,7 @@ subscribe = ReactiveTest.subscribe
 
 
 def run(*events: Any) -> tuple[list[Any], Any]:
-    scheduler = TestScheduler()
-    messages = [on_next(210 + 10 * i, event) for i, event in enumerate(events)]
-    source = scheduler.create_hot_observable(*messages, on_completed(400))
-    result = scheduler.start(lambda: source.pipe(assemble()))
-    return result.messages, source
+    return marble(*events, operator=assemble())
 
 
 def test_assemble_emits_each_result_once_the_deltas_agree() -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from reactivex.testing import ReactiveTest, TestScheduler
+from reactivex.testing import ReactiveTest
 
 from rxsubstrate import MalformedEvent
 from rxsubstrate.ops import snapshots
 
-from ._make import d, e, g, item, r
+from ._make import d, e, g, item, marble, r
 
 on_next = ReactiveTest.on_next
 on_completed = ReactiveTest.on_completed
@@ -18,11 +18,7 @@ subscribe = ReactiveTest.subscribe
 
 
 def run(*events: Any) -> tuple[list[Any], Any]:
-    scheduler = TestScheduler()
-    messages = [on_next(210 + 10 * i, event) for i, event in enumerate(events)]
-    source = scheduler.create_hot_observable(*messages, on_completed(400))
-    result = scheduler.start(lambda: source.pipe(snapshots()))
-    return result.messages, source
+    return marble(*events, operator=snapshots())
 
 
 def test_snapshots_after_every_delta_then_the_final_one() -> None:

@@ -10,8 +10,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from rxsubstrate import Event, GraphResult, NodeDelta, NodeError, NodeResult, Timeout
+from rxsubstrate import GraphResult, NodeDelta, NodeError, NodeResult, Timeout
 from rxsubstrate.engine import Engine, OpenAITextBackend
+from tests.engine.graphs import run
 
 from .conftest import dag, node
 
@@ -73,10 +74,6 @@ async def upstream() -> AsyncIterator[tuple[Upstream, str]]:
     await server.start_server()
     yield fake, str(server.make_url("/v1"))
     await server.close()
-
-
-async def run(engine: Engine, graph: dict[str, Any]) -> list[Event]:
-    return [event async for event in engine.execute(engine.prepare(graph))]
 
 
 Make = Callable[..., Engine]
@@ -208,6 +205,7 @@ async def test_an_unreachable_backend_is_the_nodes_api_error() -> None:
     OpenAITextBackend("http://127.0.0.1:9/v1", "m", timeout=Timeout(connect=5)).install(engine)
 
     events = await run(engine, dag(node("a")))
+    await engine.aclose()
 
     error = next(e for e in events if isinstance(e, NodeError))
     assert error.data.type == "api_error"

@@ -43,6 +43,7 @@ ROWS = [
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_quick_run_prints_every_row() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick"],

@@ -16,9 +16,9 @@ import argparse
 import time
 from collections.abc import Callable
 
+from rxsubstrate._event_stream import READ_SIZE
 from rxsubstrate._events import decode_batch
 from rxsubstrate._sse import SSEDecoder
-from rxsubstrate._transport import READ_SIZE
 
 from ._stream import build_stream
 

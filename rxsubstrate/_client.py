@@ -9,7 +9,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, 
 from contextlib import aclosing
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast
 
 import msgspec
 from reactivex import Observable, abc
@@ -19,6 +19,7 @@ from reactivex.scheduler.eventloop import AsyncIOScheduler
 from ._bridges import SSEText, async_iterate, iterate, same_batch, sse_batch
 from ._config import Limits, Retry, Timeout, check_api_key, check_base_url
 from ._errors import ClientClosed, NodeFailed
+from ._event_stream import Tap
 from ._events import Event
 from ._graph import serialize, visualize
 from ._lifetime import ClientLifetime, Outcome
@@ -138,7 +139,7 @@ class Substrate:
         Nothing is sent until something subscribes or iterates; each subscription is one run.
         A single mapping is taken as an already serialized dag.
         """
-        return RunStream(self, self._serialize(nodes))
+        return RunStream(_ServerRun(self, self._serialize(nodes)))
 
     async def async_stream(self, *nodes: Node[Any] | Mapping[str, Any]) -> RunStream:
         """``stream`` for code written against the official SDK's ``await async_stream(...)``."""
@@ -259,6 +260,51 @@ class Substrate:
         return await asyncio.get_running_loop().run_in_executor(None, self._transport)
 
 
+class RunSource(Protocol):
+    """Where a ``RunStream``'s events come from: a server's run of a dag, or a recording."""
+
+    @property
+    def dag(self) -> dict[str, Any] | None:
+        """The dag a run runs; None for a recording."""
+        ...
+
+    @property
+    def lifetime(self) -> ClientLifetime:
+        """Owns the loop thread and tracks the runs in flight."""
+        ...
+
+    @property
+    def max_buffered_batches(self) -> int: ...
+
+    def prepare(self) -> None:
+        """Called on the subscribing thread before a run on the loop thread; may block."""
+        ...
+
+    async def open(self, tap: Tap | None = None) -> AsyncGenerator[list[Event], None]:
+        """The run's batches (``read_events``), on the running loop; ``tap`` sees each read."""
+        ...
+
+
+class _ServerRun:
+    """A run of ``dag`` on ``client``'s server; it keeps the client alive."""
+
+    def __init__(self, client: Substrate, dag: dict[str, Any]) -> None:
+        self.client = client
+        self.dag = dag
+        self.lifetime = client._life
+
+    @property
+    def max_buffered_batches(self) -> int:
+        return self.client.limits.max_buffered_batches
+
+    def prepare(self) -> None:
+        self.client._transport()  # may start the embedded server: this thread can wait for it
+
+    async def open(self, tap: Tap | None = None) -> AsyncGenerator[list[Event], None]:
+        transport = await self.client._async_transport()
+        return transport.stream_batches(self.dag, tap)
+
+
 class RunStream(Observable[Event]):
     """One graph, run once per subscription: a cold ``Observable`` of typed events.
 
@@ -266,7 +312,8 @@ class RunStream(Observable[Event]):
     ``rxsubstrate.SubstrateError``. Disposing the subscription cancels the request and closes
     the connection. Events are delivered on the running loop when subscribed inside one (or on
     the loop of an ``AsyncIOScheduler`` passed as ``scheduler``), else on the client's loop
-    thread.
+    thread. ``rxsubstrate.replay`` gives the same kind of stream, read from a recording, with
+    a loop thread of its own.
 
     Errors raised by the subscriber's own callbacks follow reactivex's sources
     (``reactivex.from_iterable``): what ``on_next`` raises ends the run and goes to
@@ -279,15 +326,19 @@ class RunStream(Observable[Event]):
     ``async_iter_events()``.
     """
 
-    def __init__(self, client: Substrate, dag: dict[str, Any]) -> None:
+    def __init__(self, source: RunSource) -> None:
         super().__init__()
-        self._client = client
-        self.dag = dag
+        self._source = source
+
+    @property
+    def dag(self) -> dict[str, Any] | None:
+        """The dag each subscription runs; None for a replay."""
+        return self._source.dag
 
     def _subscribe_core(
         self, observer: abc.ObserverBase[Event], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
-        client = self._client
+        source = self._source
         if isinstance(scheduler, AsyncIOScheduler):
             loop: asyncio.AbstractEventLoop | None = scheduler._loop
         else:
@@ -296,18 +347,14 @@ class RunStream(Observable[Event]):
             except RuntimeError:
                 loop = None
         if loop is None:
-            client._transport()  # may start the embedded server: this thread can wait for it
-        run = client._life.launch(
-            partial(self._pump, observer), partial(_end, observer), client, loop
+            source.prepare()
+        run = source.lifetime.launch(
+            partial(self._pump, observer), partial(_end, observer), source, loop
         )
         return Disposable(run.cancel)
 
-    async def _open(self) -> AsyncGenerator[list[Event], None]:
-        transport = await self._client._async_transport()
-        return transport.stream_batches(self.dag)
-
     async def _pump(self, observer: abc.ObserverBase[Event]) -> None:
-        async with aclosing(await self._open()) as batches:
+        async with aclosing(await self._source.open()) as batches:
             on_next = observer.on_next
             async for batch in batches:
                 for event in batch:
@@ -324,9 +371,9 @@ class RunStream(Observable[Event]):
         return self._iter()
 
     def _iter(self) -> Generator[Event, None, None]:
-        client = self._client
-        client._transport()
-        return iterate(self._open, client._life, client.limits.max_buffered_batches, client)
+        source = self._source
+        source.prepare()
+        return iterate(source.open, source.lifetime, source.max_buffered_batches, source)
 
     def async_iter(self) -> AsyncIterator[Event]:
         """The run's events, read on the running loop as the consumer asks for them.
@@ -334,7 +381,7 @@ class RunStream(Observable[Event]):
         ``break`` (or dropping the iterator), ``aclose()`` or cancelling the task reading it
         cancels the request.
         """
-        return async_iterate(self._open, self._client._life, self._client, same_batch)
+        return async_iterate(self._source.open, self._source.lifetime, self._source, same_batch)
 
     def iter_events(self) -> Iterator[str]:
         """The run as SSE text, one event per item: hand it to e.g. FastAPI's StreamingResponse.
@@ -347,7 +394,7 @@ class RunStream(Observable[Event]):
 
     def async_iter_events(self) -> AsyncIterator[str]:
         """``iter_events`` on the running loop."""
-        return async_iterate(self._open, self._client._life, self._client, sse_batch)
+        return async_iterate(self._source.open, self._source.lifetime, self._source, sse_batch)
 
 
 def _end(observer: abc.ObserverBase[Event], outcome: Outcome) -> None:

@@ -27,6 +27,7 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import asynccontextmanager, contextmanager
+from functools import partial
 from typing import Any, Final, TypeVar, cast
 
 import aiohttp
@@ -48,9 +49,9 @@ from ._errors import (
     TransportError,
     UnexpectedContentType,
 )
-from ._events import Event, GraphResult, decode_batch
+from ._event_stream import READ_SIZE, Progress, Tap, read_events
+from ._events import Event
 from ._retry import parse_retry_after, retry_wait
-from ._sse import SSEDecoder
 from ._version import __version__
 from ._wire import REQUEST_ID_HEADER, STREAMING_HEADER
 
@@ -62,25 +63,11 @@ USER_AGENT: Final = (
     f"rxsubstrate/{__version__} python/{platform.python_version()} aiohttp/{aiohttp.__version__}"
 )
 _json_encoder: Final = msgspec.json.Encoder()
-# At most this much is decoded per batch: enough to amortise the per-batch work, small enough
-# that many concurrent runs do not each hold a large batch of decoded events.
-READ_SIZE: Final = 16 * 1024
 _EVENT_STREAM: Final = "text/event-stream"
 _JSON: Final = "application/json"
 # An error body is read for its message only: ERROR_BODY_LIMIT at most, for this long at most.
 _UNEXPECTED_BODY_LIMIT: Final = 1024
 _MESSAGE_WAIT: Final = 10.0
-
-
-class _Progress:
-    """What a run has received so far, for the error raised if it breaks."""
-
-    __slots__ = ("answered", "events", "pending")
-
-    def __init__(self) -> None:
-        self.answered = False  # response headers arrived: a failure now is not a ConnectError
-        self.events = 0
-        self.pending = False
 
 
 class _Clock:
@@ -92,7 +79,7 @@ class _Clock:
 
     __slots__ = ("_deadline", "_loop", "_progress", "_started", "timeout")
 
-    def __init__(self, timeout: Timeout, progress: _Progress) -> None:
+    def __init__(self, timeout: Timeout, progress: Progress) -> None:
         self.timeout = timeout
         self._progress = progress
         self._loop = asyncio.get_running_loop()
@@ -247,7 +234,7 @@ class Transport:
 
     async def post_json(self, dag: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """Run a dag without streaming; return the response JSON and the request id."""
-        progress = _Progress()
+        progress = Progress()
         with _request_errors(progress, self._secrets):
             async with self._answer(dag, _JSON, progress) as body:
                 payload = await body.read_all()
@@ -259,14 +246,20 @@ class Transport:
             raise ProtocolError("the server's JSON answer is not an object")
         return decoded, body.request_id
 
-    async def stream_batches(self, dag: dict[str, Any]) -> AsyncGenerator[list[Event], None]:
-        """Stream a run: yield its events in batches, one batch per network read.
+    def stream_batches(
+        self, dag: dict[str, Any], tap: Tap | None = None
+    ) -> AsyncGenerator[list[Event], None]:
+        """Stream a run: its events in batches, one batch per network read (``read_events``).
 
         The last event yielded is the ``GraphResult``; anything the server sends after it is
         ignored, malformed or not. Every well-formed event before a malformed or oversized one
         is yielded before the error is raised. Close the generator (``aclose``) to cancel the
         request. Failures before the server answered are retried as ``Retry`` allows; none
         after.
+
+        Args:
+            dag: the graph to run.
+            tap: given each read's event data as it came (a recording).
 
         Raises:
             APIStatusError: a non-2xx answer, with the server's message.
@@ -275,35 +268,19 @@ class Transport:
             ConnectError, ConnectTimeout, ReadTimeout, RunTimeout, TransportError: the
                 connection failed.
         """
-        decoder = SSEDecoder(self.limits.max_event_size)
-        progress = _Progress()
+        return read_events(partial(self._open_stream, dag), self.limits.max_event_size, tap)
+
+    @asynccontextmanager
+    async def _open_stream(self, dag: dict[str, Any], progress: Progress) -> AsyncIterator[_Body]:
+        """The body of the run's event stream; aiohttp's failures while it is open are
+        translated (``_stream_errors``)."""
         with _stream_errors(progress, self._secrets):
-            async with self._answer(dag, _EVENT_STREAM, progress) as content:
-                while True:
-                    chunk = await content.read(READ_SIZE)
-                    if not chunk:
-                        break
-                    payloads = decoder.feed_data(chunk)
-                    progress.pending = decoder.pending
-                    if not payloads:
-                        continue
-                    batch, malformed = decode_batch(payloads, progress.events)
-                    progress.events += len(batch)
-                    for i, event in enumerate(batch):
-                        if type(event) is GraphResult:
-                            yield batch[: i + 1]
-                            return
-                    if batch:
-                        yield batch
-                    if malformed is not None:
-                        raise malformed
-                    if decoder.error is not None:  # an oversized event after this batch
-                        raise decoder.error
-        raise StreamInterrupted(progress.events, partial_event=decoder.pending)
+            async with self._answer(dag, _EVENT_STREAM, progress) as body:
+                yield body
 
     @asynccontextmanager
     async def _answer(
-        self, dag: dict[str, Any], accept: str, progress: _Progress
+        self, dag: dict[str, Any], accept: str, progress: Progress
     ) -> AsyncIterator[_Body]:
         """POST the dag; the body of its 2xx answer of type ``accept``, read by the caller.
 
@@ -345,7 +322,7 @@ class Transport:
         session: aiohttp.ClientSession,
         data: bytes,
         headers: dict[str, str],
-        progress: _Progress,
+        progress: Progress,
         clock: _Clock,
     ) -> aiohttp.ClientResponse:
         """One request: its response once the headers say it is worth reading, else an error."""
@@ -398,7 +375,7 @@ def _status_error(response: aiohttp.ClientResponse, body: bytes) -> APIStatusErr
 
 
 @contextmanager
-def _request_errors(progress: _Progress, secrets: tuple[str, ...]) -> Iterator[None]:
+def _request_errors(progress: Progress, secrets: tuple[str, ...]) -> Iterator[None]:
     """aiohttp's exceptions while sending a request and reading a whole (JSON) answer, as
     rxsubstrate's: before the response headers, a broken connection is a ``ConnectError``
     (retried); after, a ``TransportError``. ``secrets`` (the API key, provider keys) are masked
@@ -413,7 +390,7 @@ def _request_errors(progress: _Progress, secrets: tuple[str, ...]) -> Iterator[N
 
 
 @contextmanager
-def _stream_errors(progress: _Progress, secrets: tuple[str, ...]) -> Iterator[None]:
+def _stream_errors(progress: Progress, secrets: tuple[str, ...]) -> Iterator[None]:
     """``_request_errors`` for a stream, whose connection breaking after the response headers
     is a ``StreamInterrupted`` (never retried: events may have reached the consumer)."""
     try:
@@ -425,7 +402,7 @@ def _stream_errors(progress: _Progress, secrets: tuple[str, ...]) -> Iterator[No
         ) from exc
 
 
-def _translated(exc: aiohttp.ClientError, progress: _Progress) -> TransportError | None:
+def _translated(exc: aiohttp.ClientError, progress: Progress) -> TransportError | None:
     """What an aiohttp failure is, or None for a connection broken after the answer began (which
     the caller names)."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):

@@ -92,6 +92,8 @@ from ._graph import (
 )
 from ._merge import RunEvent, merge_runs
 from ._public import publish
+from ._recording import async_record, record, recorded
+from ._replay import replay
 from ._secrets import Secrets
 from ._sse import ServerSentEvent, SSEDecoder
 from ._version import __version__
@@ -187,7 +189,11 @@ __all__ = [
     "UsageError",
     "WouldDeadlock",
     "__version__",
+    "async_record",
     "merge_runs",
+    "record",
+    "recorded",
+    "replay",
     "sb",
     "serialize",
     "visualize",

@@ -22,7 +22,7 @@ from typing import Final
 
 from ._client import RunStream
 from ._config import Limits
-from ._event_stream import READ_SIZE, Progress, Tap, read_events
+from ._event_stream import Progress, Tap, read_events
 from ._events import Event
 from ._file_thread import FileThread
 from ._lifetime import ClientLifetime
@@ -111,26 +111,23 @@ class _Playback:
         self._started = self._loop.time()
 
     async def read(self, n: int) -> bytes:
-        """Up to ``n`` bytes of one part, once it is due; ``b""`` at the end of the file."""
+        """The next part of the file, once it is due (at most ``n`` bytes for an ``n`` longer
+        than a mark line); ``b""`` at the end."""
         parts = self._parts
         while not parts:
             if self._ended:
                 return b""
-            data = await self._file.read(READ_SIZE)
+            data = await self._file.read(max(n - self._marks.holding, 1))
             self._ended = not data
             for seconds, part in self._marks.feed(data, end=self._ended):
                 if seconds is not None:
                     self._seconds = seconds
                 parts.append((self._seconds, part))
-        seconds, part = parts[0]
+        seconds, part = parts.popleft()
         if self._speed is not None:
             wait = self._started + seconds / self._speed - self._loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
-        if len(part) > n:
-            parts[0] = (seconds, part[n:])
-            return part[:n]
-        parts.popleft()
         return part
 
 
@@ -145,6 +142,11 @@ class MarkSplitter:
     def __init__(self) -> None:
         self._held = b""  # the start of a line that may still become a mark
         self._line_start = True  # the next byte fed begins a line
+
+    @property
+    def holding(self) -> int:
+        """How many bytes are held back (fewer than the longest mark line)."""
+        return len(self._held)
 
     def feed(self, data: bytes, end: bool = False) -> list[tuple[float | None, bytes]]:
         """Split ``data`` (``end``: the last of the bytes, nothing held back)."""

@@ -11,8 +11,9 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_quick_start_and_pipeline_run_as_written(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # the snippets write files (a recording)
     monkeypatch.delenv("SUBSTRATE_API_KEY", raising=False)
     monkeypatch.delenv("SUBSTRATE_BASE_URL", raising=False)
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)

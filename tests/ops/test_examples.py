@@ -18,6 +18,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
         ("progressive_view.py", ["[v1  ]", "[final]"]),
         ("merged_runs.py", ["windmills =", "lighthouses =", "glaciers =", "all runs complete"]),
         ("custom_node.py", ["NodeDelta(node_id='loud'", "'image_uri': 'data:text/plain,picture"]),
+        ("record_replay.py", ["recorded ", "equal: True", "replay matches the recording"]),
     ],
 )
 def test_example_runs(script: str, expected: list[str]) -> None:

@@ -51,3 +51,13 @@ def check_sdk_spellings(client: Substrate) -> None:
     assert_type(client.run(a).get(a), ComputeTextOut)
     assert_type(client.run(code).get(code), RunPythonOut)
     Substrate(secrets=Secrets(openai="sk-1", anthropic=None)).close()
+
+
+async def check_record_and_replay(stream: RunStream) -> None:
+    from rxsubstrate import GraphResult, async_record, record, recorded, replay
+
+    assert_type(replay("run.sse"), RunStream)
+    assert_type(replay("run.sse", speed=None).iter(), Iterator[Event])
+    assert_type(record(stream, "run.sse"), GraphResult)
+    assert_type(await async_record(stream, "run.sse"), GraphResult)
+    assert_type(recorded(stream, "run.sse"), RunStream)

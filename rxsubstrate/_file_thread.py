@@ -1,8 +1,9 @@
-"""A file used from an event loop without the loop ever waiting on the disk."""
+"""A file used from an event loop without the loop waiting on the disk to read or write it."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO, Literal, TypeVar
@@ -13,10 +14,12 @@ T = TypeVar("T")
 
 
 class FileThread:
-    """One file, opened, read or written and closed on a thread of its own, in call order.
+    """One file, opened, read and written on a thread of its own, one call after the other.
 
-    Every call is queued on that thread, so a wait cancelled midway (a consumer that left)
-    never leaves the file used by two threads at once: what was queued runs, the close last.
+    ``close()`` is synchronous and idempotent, so that it also works where nothing can be handed
+    to a thread any more (the interpreter exiting). If a wait for a call was cancelled (the
+    consumer left), that call may still be running: ``close()`` then waits for it, and a file
+    whose opening was still running is closed as soon as it is open.
 
     Args:
         path: the file.
@@ -26,7 +29,9 @@ class FileThread:
     def __init__(self, path: str, mode: Literal["rb", "wb"]) -> None:
         self._path = path
         self._mode = mode
+        self._lock = threading.Lock()
         self._file: BinaryIO | None = None
+        self._closed = False
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="rxsubstrate-file")
 
     async def open(self) -> None:
@@ -41,27 +46,37 @@ class FileThread:
         """Write ``data`` and flush it to the OS: if this process dies, none of it is lost."""
         await self._call(self._write, data)
 
-    async def aclose(self) -> None:
-        """Close the file once the calls before have run (also when this wait is cancelled)."""
-        closing = self._thread.submit(self._close)
+    def close(self) -> None:
+        """Close the file, and let its thread end."""
         self._thread.shutdown(wait=False)
-        await asyncio.wrap_future(closing)
+        with self._lock:
+            self._closed = True
+            file, self._file = self._file, None
+        if file is not None:
+            file.close()
 
     async def _call(self, job: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, job, *args)
 
     def _open(self) -> None:
-        self._file = open(self._path, self._mode)  # noqa: SIM115  (closed by _close)
+        file = open(self._path, self._mode)  # noqa: SIM115  (closed by close())
+        with self._lock:
+            kept = not self._closed
+            if kept:
+                self._file = file
+        if not kept:  # closed while it was being opened
+            file.close()
+
+    def _opened(self) -> BinaryIO:
+        file = self._file
+        if file is None:
+            raise ValueError(f"{self._path} is closed")
+        return file
 
     def _read(self, n: int) -> bytes:
-        assert self._file is not None
-        return self._file.read(n)
+        return self._opened().read(n)
 
     def _write(self, data: bytes) -> None:
-        assert self._file is not None
-        self._file.write(data)
-        self._file.flush()
-
-    def _close(self) -> None:
-        if self._file is not None:
-            self._file.close()
+        file = self._opened()
+        file.write(data)
+        file.flush()

@@ -141,7 +141,7 @@ class _Recorded:
             write = recording.write if tap is None else _both(recording.write, tap)
             batches = await self.source.open(write)
         except BaseException:
-            await recording.aclose()
+            recording.close()
             raise
         return _then_close(batches, recording)
 
@@ -162,8 +162,8 @@ class _Recording:
         seconds = self._loop.time() - self._started
         await self._file.write(b": t=%.3f\n\n" % seconds + b"".join(map(encode_sse, payloads)))
 
-    async def aclose(self) -> None:
-        await self._file.aclose()
+    def close(self) -> None:
+        self._file.close()
 
 
 def _both(first: Tap, second: Tap) -> Tap:
@@ -182,4 +182,4 @@ async def _then_close(
             async for batch in batches:
                 yield batch
     finally:
-        await recording.aclose()
+        recording.close()

@@ -94,7 +94,7 @@ class _Replay:
             await file.open()
             yield _Playback(file, self.speed)
         finally:
-            await file.aclose()
+            file.close()
 
 
 class _Playback:

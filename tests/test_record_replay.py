@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -425,6 +428,32 @@ def test_dispose_ends_a_replay_waiting_for_a_mark(tmp_path: Path) -> None:
     subscription.dispose()
     assert_released(path)
     assert after == []
+
+
+LEFT_AT_EXIT = """
+import sys
+from rxsubstrate import replay
+
+stream = replay(sys.argv[1])
+for event in stream.iter():
+    print(event)
+    break
+kept = stream.iter()
+print(next(kept))  # never finished
+stream.subscribe(lambda event: None, lambda error: None)  # waiting for its next mark at exit
+"""
+
+
+@pytest.mark.parametrize("flags", [[], ["-X", "dev", "-W", "error"]], ids=["plain", "dev"])
+def test_a_script_that_leaves_replays_waiting_exits_quietly(
+    tmp_path: Path, flags: list[str]
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONWARNINGS", "PYTHONDEV"))}
+    argv = [sys.executable, *flags, "-c", LEFT_AT_EXIT, str(far_recording(tmp_path))]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.stderr == ""
+    assert done.returncode == 0
+    assert done.stdout.count("NodeDelta(") == 2
 
 
 # -- arguments --------------------------------------------------------------------------------

@@ -47,13 +47,13 @@ class FileThread:
         await self._call(self._write, data)
 
     def close(self) -> None:
-        """Close the file, and let its thread end."""
-        self._thread.shutdown(wait=False)
+        """Close the file, then let its thread end."""
         with self._lock:
             self._closed = True
             file, self._file = self._file, None
         if file is not None:
             file.close()
+        self._thread.shutdown(wait=False)
 
     async def _call(self, job: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, job, *args)

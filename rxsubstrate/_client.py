@@ -361,7 +361,8 @@ class RunStream(Observable[Event]):
                     on_next(event)
 
     def iter(self) -> Iterator[Event]:
-        """The run's events on the calling thread (the I/O runs on the client's loop thread).
+        """The run's events on the calling thread (the I/O runs on the client's loop thread, a
+        replay's on its own).
 
         At most ``Limits.max_buffered_batches`` network reads wait for a slow consumer; then
         reading pauses. Closing the iterator early (``break``), or dropping it, cancels the

@@ -67,11 +67,9 @@ HEADER: Final = (
 def recorded(stream: RunStream, path: str | os.PathLike[str]) -> RunStream:
     """``stream``, also written to ``path`` as a recording while it is read.
 
-    Each subscription (or iterator) runs once and writes the file anew; the events reach the
-    consumer once they are in the file. Writing is done on a thread of the file's own.
-
-    Raises (to the subscriber):
-        OSError: the file cannot be written.
+    Each subscription (or iterator) runs once and writes the file anew; each read's events
+    reach the consumer once they are in the file. The writing is done on a thread of the file's
+    own. A file that cannot be written ends the run with the ``OSError``.
     """
     return RunStream(_Recorded(_source_of(stream), os.fspath(path)))
 

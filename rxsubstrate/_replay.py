@@ -41,22 +41,22 @@ def replay(
 
     Each subscription (or iterator) reads the file anew; ``iter()``, ``async_iter()``,
     ``iter_events()``, ``async_iter_events()``, ``pipe`` and disposal (or ``break``) behave as
-    they do for a live run. Where no event loop runs (``iter()``, ``subscribe`` outside a loop),
-    the replay runs on a loop thread of its own, released once the stream is dropped.
+    they do for a live run, and so does the end: ``graph.result``, or after the events before
+    the fault, the error a live run on the same bytes ends with: ``StreamInterrupted`` (a
+    truncated file), ``MalformedEvent`` or ``EventTooLarge`` (a corrupted one). Where no event
+    loop runs (``iter()``, ``subscribe`` outside a loop), the replay runs on a loop thread of its
+    own, released once the stream is dropped.
 
     Args:
         path: a file written by ``record`` (or any SSE capture of a run, replayed at once).
         speed: 1.0 waits between reads as recorded (on the event loop's timers), 2.0 twice as
-            fast; None replays as fast as the file is read.
+            fast; None replays as fast as the file is read. The marks are waited for as they
+            are written: replay a file you do not trust with None, or under a timeout.
         limits: ``max_event_size`` bounds one event, as for a live run.
 
     Raises:
         FileNotFoundError: there is no such file.
         ValueError: ``speed`` is not a positive number or None.
-
-    A replay ends as a live run on the same bytes would: with ``graph.result``, or with
-    ``StreamInterrupted`` (a truncated file), ``MalformedEvent`` or ``EventTooLarge`` (a
-    corrupted one) after the events before the fault.
     """
     if speed is not None and not (math.isfinite(speed) and speed > 0):
         raise ValueError("speed is a positive number (1.0: as recorded), or None: at once")

@@ -117,6 +117,11 @@ def outcome(stream: Any, mode: str = "iter") -> tuple[list[Any], BaseException |
     return seen, None
 
 
+def recording(*reads: tuple[str, list[bytes]]) -> bytes:
+    """A recording as the format says: the header, then each read's mark and events."""
+    return HEADER + b"".join(b": t=%s\n\n" % t.encode() + sse(*data) for t, data in reads)
+
+
 def marks_of(recording: bytes) -> list[float]:
     return [float(line[4:]) for line in recording.split(b"\n") if line.startswith(b": t=")]
 
@@ -315,17 +320,8 @@ def timed(path: Path, speed: float | None, mode: str = "async_iter") -> list[tup
 
 def paced_recording(tmp_path: Path) -> Path:
     path = tmp_path / "paced.sse"
-    path.write_bytes(
-        HEADER
-        + b": t=0.250\n\n"
-        + sse(SEED[0])
-        + b": t=1.000\n\n"
-        + sse(SEED[1], SEED[2])
-        + b": t=1.000\n\n"
-        + sse(SEED[3])
-        + b": t=61.500\n\n"
-        + sse(*SEED[4:])
-    )
+    reads = [("0.250", SEED[:1]), ("1.000", SEED[1:3]), ("1.000", SEED[3:4]), ("61.5", SEED[4:])]
+    path.write_bytes(recording(*reads))
     return path
 
 
@@ -366,15 +362,7 @@ def test_a_file_without_marks_replays_at_once(tmp_path: Path) -> None:
 
 def far_recording(tmp_path: Path) -> Path:
     path = tmp_path / "far.sse"
-    path.write_bytes(
-        HEADER
-        + b": t=0\n\n"
-        + sse(SEED[0])
-        + b": t=86400\n\n"
-        + sse(SEED[1])
-        + b": t=172800\n\n"
-        + sse(*SEED[2:])
-    )
+    path.write_bytes(recording(("0", SEED[:1]), ("86400", SEED[1:2]), ("172800", SEED[2:])))
     return path
 
 

@@ -22,10 +22,10 @@ from rxsubstrate import (
     replay,
 )
 from rxsubstrate._events import Event
-from rxsubstrate._recording import HEADER
 from rxsubstrate._replay import MarkSplitter
-from tests.replay_server import ReplayServer, Reply, sse
+from tests.replay_server import ReplayServer, Reply
 from tests.test_client_stream import DAG
+from tests.test_record_replay import recording
 
 # -- recordings, and what can happen to them ---------------------------------------------------
 
@@ -52,27 +52,24 @@ def recordings(draw: st.DrawFn) -> bytes:
     reads = draw(st.lists(st.lists(events, min_size=1, max_size=3), max_size=5))
     if draw(st.booleans()):
         reads.append([FINAL])
-    body = bytearray(HEADER)
-    seconds = 0.0
-    for read in reads:
-        seconds += draw(st.floats(0, 5, allow_nan=False))
-        body += b": t=%.3f\n\n" % seconds + sse(*(msgspec.json.encode(e) for e in read))
-    return bytes(body)
+    marks = itertools.accumulate(draw(st.lists(st.floats(0, 5), min_size=len(reads))))
+    payloads = [[msgspec.json.encode(e) for e in read] for read in reads]
+    return recording(*((f"{t:.3f}", data) for t, data in zip(marks, payloads, strict=False)))
 
 
 @st.composite
-def damaged(draw: st.DrawFn, recording: bytes) -> bytes:
+def damaged(draw: st.DrawFn, intact: bytes) -> bytes:
     """The recording cut short, with bytes changed, inserted or removed, or as it is."""
-    at = draw(st.integers(0, len(recording)))
+    at = draw(st.integers(0, len(intact)))
     noise = draw(st.binary(min_size=1, max_size=8) | st.sampled_from([b"\n", b"\r", b"\xff"]))
     return draw(
         st.sampled_from(
             [
-                recording,
-                recording[:at],
-                recording[:at] + noise + recording[at + 1 :],
-                recording[:at] + noise + recording[at:],
-                recording[:at] + recording[at + len(noise) :],
+                intact,
+                intact[:at],
+                intact[:at] + noise + intact[at + 1 :],
+                intact[:at] + noise + intact[at:],
+                intact[:at] + intact[at + len(noise) :],
             ]
         )
     )
@@ -84,18 +81,12 @@ def files(draw: st.DrawFn) -> bytes:
 
 
 DELTA = {"object": "node.delta", "node_id": "a", "data": {"text": "windmills " * 4}}
-INTACT = HEADER + b"".join(
-    b": t=%d.000\n\n" % i + sse(msgspec.json.encode(e)) for i, e in enumerate([DELTA, FINAL])
-)
-
+INTACT = recording(("0", [msgspec.json.encode(DELTA)]), ("1", [msgspec.json.encode(FINAL)]))
 # One read of 400 events, then 400 reads of one event: over 16 KiB either way.
-LARGE = (
-    HEADER
-    + b": t=0.000\n\n"
-    + sse(*[msgspec.json.encode(DELTA)] * 400)
-    + b"".join(b": t=%d.000\n\n" % i + sse(msgspec.json.encode(DELTA)) for i in range(400))
-    + b": t=400.000\n\n"
-    + sse(msgspec.json.encode(FINAL))
+LARGE = recording(
+    ("0", [msgspec.json.encode(DELTA)] * 400),
+    *[(str(i), [msgspec.json.encode(DELTA)]) for i in range(400)],
+    ("400", [msgspec.json.encode(FINAL)]),
 )
 
 

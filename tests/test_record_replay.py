@@ -286,6 +286,15 @@ def test_a_failed_run_leaves_what_arrived_and_replays_to_the_same_end(
         assert error.events_received == 2
 
 
+@pytest.mark.parametrize("mode", ["iter", "async_iter", "subscribe_without_loop"])
+def test_a_file_that_cannot_be_written_fails_the_run(
+    embedded_run: Recorded, tmp_path: Path, mode: str
+) -> None:
+    stream = recorded(replay(embedded_run.path, speed=None), tmp_path / "no" / "such" / "dir")
+    with pytest.raises(FileNotFoundError):
+        consume(stream, mode)
+
+
 def test_a_recording_is_made_of_a_run_not_a_pipeline(embedded_run: Recorded) -> None:
     piped = replay(embedded_run.path, speed=None).pipe(ops.text())
     with pytest.raises(TypeError, match="record the run before piping it"):

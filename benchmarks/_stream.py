@@ -24,9 +24,8 @@ from rxsubstrate._events import (
     NodeDelta,
     NodeError,
     NodeResult,
-    encode_event,
 )
-from rxsubstrate._sse import encode_sse
+from rxsubstrate._sse_writer import wire_sse
 
 __all__ = ["Stream", "build_stream"]
 
@@ -89,7 +88,7 @@ def build_stream(n: int, seed: int = 1) -> Stream:
     counter = 0
 
     def emit(event: Any) -> None:
-        out.append(encode_sse(encode_event(event)))
+        out.append(wire_sse(event))
 
     def finish(node: _Node) -> None:
         active.remove(node)

@@ -23,9 +23,9 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import ClientClosed, StreamConsumed, WouldDeadlock
-from ._events import Event, encode_event
+from ._events import Event
 from ._lifetime import CLOSED_MID_RUN
-from ._sse import encode_sse
+from ._sse_writer import sdk_sse
 
 if TYPE_CHECKING:
     from ._lifetime import ClientLifetime, Outcome
@@ -36,21 +36,15 @@ __all__ = [
     "iterate",
     "same_batch",
     "sse_batch",
-    "sse_text",
 ]
 
 T = TypeVar("T")
 OpenBatches = Callable[[], Awaitable[AsyncGenerator[list[Event], None]]]
 
 
-def sse_text(event: Event) -> str:
-    """An event as SSE text, as the server writes it."""
-    return encode_sse(encode_event(event)).decode("utf-8")
-
-
 def sse_batch(batch: list[Event]) -> list[str]:
-    """A batch of events as SSE text, one string per event."""
-    return [sse_text(event) for event in batch]
+    """A batch of events as the official SDK's ``iter_events()`` writes them, one per event."""
+    return [sdk_sse(event) for event in batch]
 
 
 def same_batch(batch: list[Event]) -> list[Event]:
@@ -252,7 +246,7 @@ class SSEText(Iterator[str]):
         if events is None:
             self._check_unused()
             events = self._events = self._open_events()
-        return sse_text(next(events))
+        return sdk_sse(next(events))
 
     def __aiter__(self) -> AsyncIterator[str]:
         self._check_unused()

@@ -385,11 +385,14 @@ class RunStream(Observable[Event]):
         return async_iterate(self._source.open, self._source.lifetime, self._source, same_batch)
 
     def iter_events(self) -> Iterator[str]:
-        """The run as SSE text, one event per item: hand it to e.g. FastAPI's StreamingResponse.
+        """The run as SSE text, one event per item, byte for byte what the official SDK's
+        ``iter_events()`` yields (``event: message\ndata: {json}\n\n``).
 
         The iterator is also an async iterator, which Starlette's ``StreamingResponse`` reads on
         its own loop: no worker thread waits on the run, and the run is cancelled as soon as the
-        response's client goes away. Read with ``for``, it is ``iter()``'s events as text.
+        response's client goes away. Read with ``for``, it is ``iter()``'s events as text. For a
+        browser's ``EventSource``, which reconnects (a new run) when the stream ends, use
+        ``rxsubstrate.web`` instead.
         """
         return SSEText(self._iter, self.async_iter_events)
 

@@ -212,13 +212,21 @@ class SSEDecoder:
         return events
 
 
-def encode_sse(data: bytes, *, event: str | None = None, id: str | None = None) -> bytes:
-    """One event as SSE bytes: a ``data:`` line per line of ``data``, then a blank line."""
+def encode_sse(
+    data: bytes, *, event: str | None = None, id: str | None = None, retry: int | None = None
+) -> bytes:
+    """One event as SSE bytes: its fields, a ``data:`` line per line of ``data``, a blank line.
+
+    ``event`` and ``id`` must hold no line end (and ``id`` no NUL), or a reader would see other
+    fields: callers check the values they take from users once, up front.
+    """
     head = b""
     if event:
         head += b"event: " + event.encode() + b"\n"
     if id is not None:
         head += b"id: " + id.encode() + b"\n"
+    if retry is not None:
+        head += b"retry: %d\n" % retry
     if b"\n" not in data and b"\r" not in data:
         return head + b"data: " + data + b"\n\n"
     lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")

@@ -136,7 +136,8 @@ def test_a_recorded_embedded_run_replays_with_the_same_events_every_way(
     replayed = consume(replay(embedded_run.path, speed=None), mode)
     if mode.endswith("events"):  # SSE text, as the live run's iter_events() gives it
         assert replayed == [
-            f"data: {msgspec.json.encode(e).decode()}\n\n" for e in embedded_run.events
+            f"event: message\ndata: {msgspec.json.encode(e).decode()}\n\n"
+            for e in embedded_run.events
         ]
     else:
         assert replayed == embedded_run.events

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from substrate import ComputeText, GenerateImage, MultiComputeText, Substrate, sb
 
+import rxsubstrate
+from rxsubstrate import Event, GraphResult, UnknownEvent
+from rxsubstrate._events import encode_event
 from rxsubstrate.engine import Engine
 from rxsubstrate.server import EmbeddedServer
+from tests.replay_server import ReplayServer, Reply, sse
+from tests.test_events import events as any_event
+from tests.test_events import json_values
 
 
 @pytest.fixture
@@ -61,6 +71,57 @@ def test_iter_events_yields_sse_text(client: Substrate) -> None:
 
     assert all("data: {" in t and t.endswith("\n\n") for t in texts)
     assert '"graph.result"' in texts[-1]
+
+
+def both_iter_events(url: str) -> tuple[list[str], list[str], list[str]]:
+    """What the SDK's ``iter_events()``, and rxsubstrate's ``iter_events()`` and
+    ``async_iter_events()``, yield for the stream at ``url``."""
+    graph = {"nodes": [], "edges": [], "initial_args": {}, "futures": []}
+    any_node = ComputeText(prompt="the server replays its stream whatever it is sent")
+    sdk = list(Substrate(api_key="local", base_url=url, timeout=10).stream(any_node).iter_events())
+    with rxsubstrate.Substrate(api_key="local", base_url=url) as client:
+        mine = list(client.stream(graph).iter_events())
+
+        async def read() -> list[str]:
+            return [text async for text in client.stream(graph).async_iter_events()]
+
+        mine_async = asyncio.run(read())
+    return sdk, mine, mine_async
+
+
+def test_iter_events_are_the_sdks_bytes_for_a_real_run(url: str) -> None:
+    a, b = two_nodes()
+    m = MultiComputeText(prompt="three ideas, naïvely – 🙂", num_choices=2, max_tokens=4)
+    recorded = [e.data for e in Substrate(api_key="x", base_url=url).stream(a, b, m).iter()]
+    with ReplayServer(Reply([sse(*(msgspec.json.encode(e) for e in recorded))])) as server:
+        sdk, mine, mine_async = both_iter_events(server.url)
+    assert mine == sdk
+    assert mine_async == sdk
+    assert len(sdk) == len(recorded)
+
+
+NOT_LAST = any_event.filter(lambda e: not isinstance(e, GraphResult))
+LAST = st.builds(
+    GraphResult,
+    st.builds(lambda d: {"data": d}, st.dictionaries(st.text(max_size=5), json_values, max_size=3)),
+)
+UNKNOWN = st.builds(UnknownEvent, st.just("node.progress"), st.just(b'{"object":"node.progress"}'))
+
+
+def test_iter_events_are_the_sdks_bytes_for_any_events() -> None:
+    with ReplayServer(Reply()) as server:
+
+        @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(st.lists(NOT_LAST | UNKNOWN, max_size=6), LAST)
+        def check(stream: list[Event], last: GraphResult) -> None:
+            # rxsubstrate ends a stream at its graph.result and fails one that has none.
+            raws = [encode_event(e) for e in [*stream, last]]
+            server.reply = Reply([sse(*raws)])
+            sdk, mine, mine_async = both_iter_events(server.url)
+            assert mine == sdk
+            assert mine_async == sdk
+
+        check()
 
 
 def test_run_and_get(client: Substrate) -> None:

@@ -40,6 +40,16 @@ class NodeFold(Generic[T]):
         """What is still held when the source completes."""
         return ()
 
+    def step(self, event: Event, position: int) -> Iterable[T]:
+        """The values for one event of the stream (none for an event of no node)."""
+        if isinstance(event, NodeDelta):
+            return self.delta(event, position)
+        if isinstance(event, NodeResult):
+            return self.result(event, position)
+        if isinstance(event, NodeError):
+            return self.error(event, position)
+        return ()
+
 
 def fold_nodes(make: Callable[[], NodeFold[T]]) -> Callable[[Observable[Event]], Observable[T]]:
     """An operator that runs a new ``make()`` fold over each subscription's node events."""
@@ -55,15 +65,7 @@ def fold_nodes(make: Callable[[], NodeFold[T]]) -> Callable[[Observable[Event]],
                 nonlocal position
                 position += 1
                 try:
-                    if isinstance(event, NodeDelta):
-                        values = fold.delta(event, position)
-                    elif isinstance(event, NodeResult):
-                        values = fold.result(event, position)
-                    elif isinstance(event, NodeError):
-                        values = fold.error(event, position)
-                    else:
-                        return
-                    for value in values:
+                    for value in fold.step(event, position):
                         observer.on_next(value)
                 except SubstrateError as exc:
                     observer.on_error(exc)

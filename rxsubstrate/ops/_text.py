@@ -14,7 +14,7 @@ from .._wire import ARRAY_ITEM
 from ._node_fold import NodeFold, fold_nodes
 from ._node_ref import NodeLike, node_ids
 
-__all__ = ["text"]
+__all__ = ["text", "text_fold"]
 
 logger = logging.getLogger("rxsubstrate.ops")
 
@@ -54,12 +54,19 @@ def text(
     Raises:
         ValueError: ``choice`` is negative (at call time).
     """
+    text_fold(node, choice)  # the arguments are checked now, not per run
+    return fold_nodes(lambda: text_fold(node, choice))
+
+
+def text_fold(node: NodeLike | str | None = None, choice: int | None = None) -> NodeFold[str]:
+    """``text()``'s state for one stream, for code that reads events one by one.
+
+    Raises:
+        ValueError: ``choice`` is negative.
+    """
     if choice is not None and choice < 0:
         raise ValueError(f"choice must be a non-negative index, not {choice}")
-    wanted = None if node is None else node_ids((node,))
-    index = choice or 0
-
-    return fold_nodes(lambda: _Text(wanted, index))
+    return _Text(None if node is None else node_ids((node,)), choice or 0)
 
 
 class _Text(NodeFold[str]):

@@ -11,6 +11,11 @@ from reactivex.testing.hotobservable import HotObservable
 from rxsubstrate import ErrorData, GraphResult, NodeDelta, NodeError, NodeResult
 from rxsubstrate._wire import array_item
 
+on_next = ReactiveTest.on_next
+on_completed = ReactiveTest.on_completed
+on_error = ReactiveTest.on_error
+subscribe = ReactiveTest.subscribe
+
 
 def d(node: str, **data: Any) -> NodeDelta:
     return NodeDelta(node, data)

@@ -65,6 +65,7 @@ def check_ops(stream: Observable[Event], node: Poem) -> None:
     assert_type(stream.pipe(for_node(node), raise_on_error(node)), Observable[NodeEvent])
     assert_type(stream.pipe(snapshots()), Observable[Snapshot])
     assert_type(stream.pipe(to_sse()), Observable[str])
+    assert_type(stream.pipe(text(node), to_sse(ids=True, retry=3000, end="end")), Observable[str])
     assert_type(stream.pipe(typed(node)), Observable[PoemOut])
     assert_type(stream.pipe(for_node(node), typed(node)), Observable[PoemOut])
     assert_type(stream.pipe(group_by_node()), Observable[GroupedObservable[str, NodeEvent]])

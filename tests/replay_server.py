@@ -58,12 +58,7 @@ class ReplayServer(ServerThread):
     async def _stop(self) -> None:
         assert self._runner is not None
         await self._runner.cleanup()
-        # A handler still hanging or trickling is cancelled by the cleanup but not yet finished:
-        # let it finish here, or the loop closes under it ("Task was destroyed but it is pending").
-        handlers = asyncio.all_tasks() - {asyncio.current_task()}
-        for task in handlers:
-            task.cancel()
-        await asyncio.gather(*handlers, return_exceptions=True)
+        await self._finish_handlers()  # one still hanging or trickling
 
     async def _compose(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(Seen(dict(request.headers), await request.read()))

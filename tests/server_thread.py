@@ -36,5 +36,15 @@ class ServerThread:
     async def _start(self) -> str:
         raise NotImplementedError
 
+    @staticmethod
+    async def _finish_handlers() -> None:
+        """Cancel the server's handlers still running (hanging, streaming) after its cleanup,
+        and let them finish, or the loop closes under them ("Task was destroyed but it is
+        pending")."""
+        handlers = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+
     async def _stop(self) -> None:
         raise NotImplementedError

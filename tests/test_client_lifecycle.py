@@ -16,12 +16,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiohttp
 import msgspec
 import pytest
 import reactivex
-from fastapi import FastAPI
-from fastapi.responses import StreamingResponse
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from rxsubstrate import ClientClosed, Event, Limits, NodeDelta, Substrate, SubstrateError
@@ -29,7 +26,6 @@ from rxsubstrate._loop_thread import LoopThread
 from rxsubstrate.engine import Engine, NodeContext
 from tests.replay_server import ReplayServer, Reply, seed_events, sse
 from tests.server.conftest import Hang, dag, node
-from tests.uvicorn_server import serve_on_loopback
 
 T = TypeVar("T")
 TIMEOUT = 10.0
@@ -461,25 +457,6 @@ def test_an_iterator_dropped_in_a_reference_cycle_ends_its_run_when_collected(
         gc.collect()
         assert flood.stopped.wait(TIMEOUT), "the run went on after its iterator was collected"
     assert asyncio_log.errors == []  # no "Task was destroyed but it is pending!"
-
-
-def test_a_sync_fastapi_endpoint_ends_the_run_when_its_client_goes_away() -> None:
-    hang = Hang(threading.Event)
-    client = embedded(Hang=hang)
-    app = FastAPI()
-
-    @app.get("/proxy")
-    def proxy() -> StreamingResponse:  # a sync endpoint, as in the announcement
-        stream = client.stream(dag(node("h", "Hang", x=1)))
-        return StreamingResponse(stream.iter_events(), media_type="text/event-stream")
-
-    async def read_one_event_and_leave(url: str) -> bytes:
-        async with aiohttp.ClientSession() as session, session.get(f"{url}/proxy") as reply:
-            return await reply.content.readline()
-
-    with client, serve_on_loopback(app) as url:
-        assert asyncio.run(read_one_event_and_leave(url)) == b"event: message\n"
-        assert hang.cancelled.wait(TIMEOUT), "the upstream run went on after the client left"
 
 
 async def test_iter_events_reads_the_same_with_for_and_async_for() -> None:

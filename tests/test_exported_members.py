@@ -10,6 +10,7 @@ import rxsubstrate
 import rxsubstrate.nodes
 import rxsubstrate.ops
 import rxsubstrate.outputs
+import rxsubstrate.web
 from rxsubstrate._graph import NODE_TYPES
 
 CORE = {
@@ -108,6 +109,18 @@ def test_ops_all() -> None:
     for name in ("NodeOutput", "Snapshot", "assemble", "to_sse", "typed"):
         assert getattr(rxsubstrate.ops, name).__module__ == "rxsubstrate.ops", name
     assert rxsubstrate.ops.RunEvent is rxsubstrate.RunEvent
+
+
+def test_web_all() -> None:
+    assert rxsubstrate.web.__all__ == [
+        "RunLike",
+        "SSEOptions",
+        "aiohttp_sse_response",
+        "sse_body",
+        "sse_response",
+    ]
+    for name in rxsubstrate.web.__all__:
+        assert getattr(rxsubstrate.web, name).__module__ == "rxsubstrate.web", name
 
 
 def test_outputs_are_one_struct_per_output_schema() -> None:

@@ -2,33 +2,61 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
+
+from tests.sse_reference import parse
+from tests.uvicorn_server import serve_on_loopback
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def test_quick_start_and_pipeline_run_as_written(
+@pytest.fixture
+def readme(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+) -> Iterator[dict[str, Any]]:
+    """The namespace the README's Python blocks leave, run in order (what they print goes to
+    ``capsys``); its client closed after."""
     monkeypatch.chdir(tmp_path)  # the snippets write files (a recording)
     monkeypatch.delenv("SUBSTRATE_API_KEY", raising=False)
     monkeypatch.delenv("SUBSTRATE_BASE_URL", raising=False)
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
-    assert len(blocks) >= 2
-    namespace: dict[str, object] = {}
+    assert len(blocks) >= 3
+    namespace: dict[str, Any] = {}
     try:
         for block in blocks:
             exec(compile(block, str(README), "exec"), namespace)
+        yield namespace
     finally:
         substrate = namespace.get("substrate")
         if substrate is not None:
-            substrate.close()  # type: ignore[attr-defined]
+            substrate.close()
+
+
+def test_quick_start_and_pipeline_run_as_written(
+    readme: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("NodeDelta(")
     assert any(line.startswith("GraphResult(") for line in printed)
-    answer = namespace["answer"]
-    assert answer.node_id == namespace["b"].id  # type: ignore[attr-defined]
-    assert printed[-1] == answer.data["text"] != ""  # type: ignore[attr-defined]
+    answer = readme["answer"]
+    assert answer.node_id == readme["b"].id
+    assert printed[-1] == answer.data["text"] != ""
+
+
+def test_the_proxy_endpoint_serves_the_story_then_the_end(readme: dict[str, Any]) -> None:
+    async def read(url: str) -> bytes:
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/story") as reply:
+            return await asyncio.wait_for(reply.read(), 10)
+
+    with serve_on_loopback(readme["app"]) as url:
+        events = parse(asyncio.run(read(url)), 1 << 20).events
+    assert events[-1].event == "end"
+    assert events[-1].data == b"{}"
+    assert b"".join(e.data for e in events[:-1])

@@ -16,12 +16,11 @@ the response.
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._channel import Channel
 from ._errors import ClientClosed, StreamConsumed, WouldDeadlock
 from ._events import Event
 from ._lifetime import CLOSED_MID_RUN
@@ -51,59 +50,13 @@ def same_batch(batch: list[Event]) -> list[Event]:
     return batch
 
 
-class _Channel:
-    """Batches from the loop thread to one consuming thread, at most ``capacity`` waiting."""
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._batches: deque[list[Event]] = deque()
-        self._ready = threading.Condition(threading.Lock())
-        self._space: asyncio.Future[None] | None = None  # the producer, waiting for the consumer
-        self._done = False
-        self._error: BaseException | None = None
-
-    async def fill(self, open_batches: OpenBatches) -> None:
-        """Producer, on the loop thread."""
-        loop = asyncio.get_running_loop()
-        async with aclosing(await open_batches()) as batches:
-            async for batch in batches:
-                with self._ready:
-                    self._batches.append(batch)
-                    self._ready.notify()
-                    full = len(self._batches) >= self._capacity
-                    space = self._space = loop.create_future() if full else None
-                if space is not None:
-                    await space
-
-    def finish(self, outcome: Outcome) -> None:
-        """The run is over (on the loop thread): the consumer takes what waits, then this."""
-        with self._ready:
-            self._done = True
-            # From here on nobody wakes the producer: the loop thread may close once it returns.
-            self._space = None
-            if not isinstance(outcome, asyncio.CancelledError):  # else the consumer left
-                self._error = outcome
-            self._ready.notify()
-
-    def take(self) -> deque[list[Event]] | None:
-        """Consumer: every waiting batch, or None at the end. Raises the run's error."""
-        with self._ready:
-            while not self._batches and not self._done:
-                self._ready.wait()
-            if not self._batches:
-                if self._error is not None:
-                    raise self._error
-                return None
-            taken, self._batches = self._batches, deque()
-            space, self._space = self._space, None
-            if space is not None:  # under the lock: finish() has not run, the loop is alive
-                space.get_loop().call_soon_threadsafe(_release, space)
-        return taken
-
-
-def _release(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
+async def _fill(channel: Channel[list[Event]], open_batches: OpenBatches) -> None:
+    """The run's batches into ``channel``, on the loop thread; reading pauses while it is full."""
+    async with aclosing(await open_batches()) as batches:
+        async for batch in batches:
+            channel.put(batch)
+            if channel.full():
+                await channel.space()
 
 
 def iterate(
@@ -115,8 +68,9 @@ def iterate(
             "iter() would block the client's loop thread, which delivers subscribe() callbacks;"
             " use async_iter() or subscribe() there instead"
         )
-    channel = _Channel(capacity)
-    run = lifetime.launch(lambda: channel.fill(open_batches), channel.finish, owner)
+    channel: Channel[list[Event]] = Channel(capacity)
+    # The run's outcome (a CancelledError when this consumer left) follows what waits.
+    run = lifetime.launch(lambda: _fill(channel, open_batches), channel.finish, owner)
     try:
         while (batches := channel.take()) is not None:
             for batch in batches:

@@ -5,6 +5,7 @@ from ._config import Limits, Retry, Timeout
 from ._errors import (
     APIStatusError,
     AuthenticationError,
+    BufferOverflow,
     ClientClosed,
     ConnectError,
     ConnectTimeout,
@@ -90,6 +91,7 @@ from ._graph import (
     serialize,
     visualize,
 )
+from ._iterate import aiterate, iterate
 from ._merge import RunEvent, merge_runs
 from ._public import publish
 from ._recording import async_record, record, recorded
@@ -105,6 +107,7 @@ __all__ = [
     "BatchComputeJSON",
     "BatchComputeText",
     "Box",
+    "BufferOverflow",
     "ClientClosed",
     "ComputeJSON",
     "ComputeText",
@@ -189,7 +192,9 @@ __all__ = [
     "UsageError",
     "WouldDeadlock",
     "__version__",
+    "aiterate",
     "async_record",
+    "iterate",
     "merge_runs",
     "record",
     "recorded",

@@ -1,7 +1,7 @@
 """``Channel``: items handed from producers to one consumer, bounded, across threads or on a loop.
 
 Every iterator of a run reads through one: ``iter()`` (a run's batches to the calling thread)
-and, in time, any Observable's items.
+and ``iterate``/``aiterate`` (any Observable's items to a thread or a coroutine).
 
 Producers ``put`` from any thread. A producer that can wait, a run's reader on its event loop,
 checks ``full()`` after each item and then awaits ``space()``, which returns once the consumer

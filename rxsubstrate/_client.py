@@ -17,11 +17,13 @@ from reactivex.disposable import Disposable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from ._bridges import SSEText, async_iterate, iterate, same_batch, sse_batch
+from ._channel import Channel
 from ._config import Limits, Retry, Timeout, check_api_key, check_base_url
 from ._errors import ClientClosed, NodeFailed
 from ._event_stream import Tap
 from ._events import Event
 from ._graph import serialize, visualize
+from ._iterate import pacing
 from ._lifetime import ClientLifetime, Outcome
 from ._loop_thread import CLOSED
 from ._secrets import Secrets, secret_headers
@@ -323,7 +325,8 @@ class RunStream(Observable[Event]):
     ``on_error(ClientClosed)``; subscribing to a closed client raises (or sends) it at once.
 
     It also has the official SDK's helpers: ``iter()``, ``async_iter()``, ``iter_events()``,
-    ``async_iter_events()``.
+    ``async_iter_events()``. Piped through operators, it is read with ``rxsubstrate.iterate``
+    (``for``) or ``rxsubstrate.aiterate`` (``async for``), whose buffer paces the run.
     """
 
     def __init__(self, source: RunSource) -> None:
@@ -348,17 +351,25 @@ class RunStream(Observable[Event]):
                 loop = None
         if loop is None:
             source.prepare()
-        run = source.lifetime.launch(
-            partial(self._pump, observer), partial(_end, observer), source, loop
-        )
+        pump = partial(self._pump, observer, pacing())
+        run = source.lifetime.launch(pump, partial(_end, observer), source, loop)
         return Disposable(run.cancel)
 
-    async def _pump(self, observer: abc.ObserverBase[Event]) -> None:
+    async def _pump(self, observer: abc.ObserverBase[Event], channel: Channel[Any] | None) -> None:
+        """Deliver the run's events; paced by ``channel`` when the subscription was made for an
+        iteration (``rxsubstrate.iterate``)."""
         async with aclosing(await self._source.open()) as batches:
             on_next = observer.on_next
+            if channel is None:  # the common path: nothing more per event
+                async for batch in batches:
+                    for event in batch:
+                        on_next(event)
+                return
             async for batch in batches:
                 for event in batch:
                     on_next(event)
+                    if channel.full():
+                        await channel.space()
 
     def iter(self) -> Iterator[Event]:
         """The run's events on the calling thread (the I/O runs on the client's loop thread, a

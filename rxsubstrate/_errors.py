@@ -19,6 +19,8 @@ Runtime failures form one tree, so ``except SubstrateError`` catches every one o
     │   └── MalformedEvent          an event's data is not valid JSON or has the wrong shape
     ├── NodeFailed                  a node reported node.error (ops.raise_on_error, RunResult.get)
     ├── RunsFailed                  some merged runs failed (merge_runs; an ExceptionGroup)
+    ├── BufferOverflow              a source that cannot be paused ran too far ahead of
+    │                               iterate()/aiterate()
     ├── ClientClosed                the client was closed; also a UsageError
     ├── engine.GraphInvalid         the local engine refused a dag before running it
     ├── engine.InvalidNodeArgs      a node's resolved arguments are unusable (invalid_request_error)
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "APIStatusError",
     "AuthenticationError",
+    "BufferOverflow",
     "ClientClosed",
     "ConnectError",
     "ConnectTimeout",
@@ -264,6 +267,26 @@ class RunsFailed(ExceptionGroup[Exception], SubstrateError):
     def derive(self, excs: Sequence[Exception]) -> ExceptionGroup[Exception]:  # type: ignore[override]
         # except* splits the group; the parts are plain groups, since labels no longer line up.
         return ExceptionGroup(self.message, list(excs))
+
+
+class BufferOverflow(SubstrateError):
+    """A source that cannot be paused got ``limit`` items ahead of the consumer of
+    ``iterate()`` or ``aiterate()``; its subscription was disposed.
+
+    A run is never the cause: it waits for the consumer. A timer, a subject or a synchronous
+    source cannot.
+
+    Attributes:
+        limit: the ``buffer`` the iteration was given.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"{limit} items waited for the consumer of iterate()/aiterate(), sent by a source"
+            " that cannot be paused; read faster, pass a larger buffer=, or thin the stream"
+            " before iterating (reactivex's sample, throttle_first or buffer_with_time)"
+        )
 
 
 class UsageError(RuntimeError):

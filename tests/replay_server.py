@@ -43,6 +43,7 @@ class ReplayServer(ServerThread):
         self.reply = reply
         self.requests: list[Seen] = []
         self.client_gone = threading.Event()
+        self.chunks_sent = threading.Event()  # every chunk was written (a reader took them)
         self._runner: web.AppRunner | None = None
 
     async def _start(self) -> str:
@@ -68,6 +69,7 @@ class ReplayServer(ServerThread):
         try:
             for chunk in reply.chunks:
                 await response.write(chunk)
+            self.chunks_sent.set()
             if reply.cut:
                 assert request.transport is not None
                 request.transport.close()

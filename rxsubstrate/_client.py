@@ -5,7 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import aclosing
 from functools import partial
 from types import TracebackType
@@ -26,6 +34,7 @@ from ._graph import serialize, visualize
 from ._iterate import pacing
 from ._lifetime import ClientLifetime, Outcome
 from ._loop_thread import CLOSED
+from ._pipeline import Witness, awaited, piped, run_explained, witness_for
 from ._secrets import Secrets, secret_headers
 from ._transport import Transport
 
@@ -326,7 +335,11 @@ class RunStream(Observable[Event]):
 
     It also has the official SDK's helpers: ``iter()``, ``async_iter()``, ``iter_events()``,
     ``async_iter_events()``. Piped through operators, it is read with ``rxsubstrate.iterate``
-    (``for``) or ``rxsubstrate.aiterate`` (``async for``), whose buffer paces the run.
+    (``for``) or ``rxsubstrate.aiterate`` (``async for``), whose buffer paces the run. Its
+    ``run()`` and ``await``, and those of its pipelines (``pipe`` returns one whose ``run()``
+    does this), say why nothing came: ``NodeFailed``, or ``NoValue`` naming a node that is not
+    in the graph, hidden or filtered out; in a running event loop, ``run()`` raises
+    ``WouldDeadlock`` instead of blocking it.
     """
 
     def __init__(self, source: RunSource) -> None:
@@ -351,25 +364,54 @@ class RunStream(Observable[Event]):
                 loop = None
         if loop is None:
             source.prepare()
-        pump = partial(self._pump, observer, pacing())
+        pump = partial(self._pump, observer, pacing(), witness_for(self))
         run = source.lifetime.launch(pump, partial(_end, observer), source, loop)
         return Disposable(run.cancel)
 
-    async def _pump(self, observer: abc.ObserverBase[Event], channel: Channel[Any] | None) -> None:
-        """Deliver the run's events; paced by ``channel`` when the subscription was made for an
-        iteration (``rxsubstrate.iterate``)."""
+    async def _pump(
+        self,
+        observer: abc.ObserverBase[Event],
+        channel: Channel[Any] | None,
+        witness: Witness | None,
+    ) -> None:
+        """Deliver the run's events; paced by ``channel`` (an iteration's), shown to ``witness``
+        (a pipeline's ``run()``), when the subscription was made for one of them."""
         async with aclosing(await self._source.open()) as batches:
             on_next = observer.on_next
-            if channel is None:  # the common path: nothing more per event
+            if channel is None and witness is None:  # the common path: nothing more per event
                 async for batch in batches:
                     for event in batch:
                         on_next(event)
                 return
             async for batch in batches:
+                if witness is not None:
+                    witness.saw(batch)
+                if channel is None:
+                    for event in batch:
+                        on_next(event)
+                    continue
                 for event in batch:
                     on_next(event)
                     if channel.full():
                         await channel.space()
+
+    if not TYPE_CHECKING:  # the inherited overloads type it; at run time it is explained
+
+        def pipe(self, *operators: Callable[[Any], Any]) -> Any:
+            """reactivex's ``pipe``; when the result is an Observable, its ``run()`` and
+            ``await`` say why it gave no value (``NoValue``, ``NodeFailed``)."""
+            return piped(self, self, None, operators)
+
+    def run(self, scheduler: abc.SchedulerBase | None = None) -> Event:
+        """Wait for the run to end and return its last event, the ``GraphResult``.
+
+        Raises:
+            WouldDeadlock: called inside a running event loop (``await`` the stream there).
+        """
+        return run_explained(self, self, None, scheduler)
+
+    def __await__(self) -> Generator[Any, None, Event]:
+        return awaited(self, self, None)
 
     def iter(self) -> Iterator[Event]:
         """The run's events on the calling thread (the I/O runs on the client's loop thread, a

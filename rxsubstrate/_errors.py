@@ -19,6 +19,8 @@ Runtime failures form one tree, so ``except SubstrateError`` catches every one o
     │   └── MalformedEvent          an event's data is not valid JSON or has the wrong shape
     ├── NodeFailed                  a node reported node.error (ops.raise_on_error, RunResult.get)
     ├── RunsFailed                  some merged runs failed (merge_runs; an ExceptionGroup)
+    ├── NoValue                     a run's pipeline ended with no value for run() or await;
+    │                               also reactivex's SequenceContainsNoElementsError
     ├── BufferOverflow              a source that cannot be paused ran too far ahead of
     │                               iterate()/aiterate()
     ├── ClientClosed                the client was closed; also a UsageError
@@ -43,6 +45,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from reactivex.internal.exceptions import SequenceContainsNoElementsError
+
 if TYPE_CHECKING:
     from ._events import NodeError
 
@@ -57,6 +61,7 @@ __all__ = [
     "GraphInvalid",
     "InvalidNodeArgs",
     "MalformedEvent",
+    "NoValue",
     "NodeFailed",
     "ProtocolError",
     "RateLimited",
@@ -267,6 +272,24 @@ class RunsFailed(ExceptionGroup[Exception], SubstrateError):
     def derive(self, excs: Sequence[Exception]) -> ExceptionGroup[Exception]:  # type: ignore[override]
         # except* splits the group; the parts are plain groups, since labels no longer line up.
         return ExceptionGroup(self.message, list(excs))
+
+
+class NoValue(SubstrateError, SequenceContainsNoElementsError):
+    """A run's pipeline completed without a value where one was awaited (``.run()``, ``await``).
+
+    The message says why, from what the run sent: the node is not part of the graph, or is
+    hidden and sent nothing, or its events did not get through the pipeline's operators. (A
+    node that failed raises its ``NodeFailed`` instead.) It is also reactivex's
+    ``SequenceContainsNoElementsError``, which ``run()`` raises for any empty Observable.
+
+    Attributes:
+        node_ids: the nodes the pipeline's operators select (``for_node``, ``text``, ``typed``),
+            or empty when they select none in particular.
+    """
+
+    def __init__(self, message: str, node_ids: Sequence[str] = ()) -> None:
+        self.node_ids = tuple(node_ids)
+        super().__init__(message)
 
 
 class BufferOverflow(SubstrateError):

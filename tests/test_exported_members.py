@@ -34,6 +34,7 @@ CORE = {
     "Node",
     "NodeDelta",
     "NodeError",
+    "NoValue",
     "NodeFailed",
     "NodeResult",
     "ProtocolError",

@@ -9,6 +9,7 @@ from reactivex import Observable
 from reactivex import operators as ops
 
 from .._events import Event, NodeDelta, NodeError, NodeResult
+from .._pipeline import selecting
 from ._node_ref import NodeEvent, NodeLike, node_ids
 
 __all__ = ["for_node"]
@@ -35,7 +36,6 @@ def for_node(*nodes: NodeLike | str) -> Callable[[Observable[Event]], Observable
     def keep(event: Event) -> bool:
         return isinstance(event, NodeDelta | NodeResult | NodeError) and event.node_id in ids
 
-    return cast(
-        "Callable[[Observable[Event]], Observable[NodeEvent]]",
-        ops.filter(keep),
+    return selecting(
+        ids, cast("Callable[[Observable[Event]], Observable[NodeEvent]]", ops.filter(keep))
     )

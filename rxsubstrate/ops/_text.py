@@ -10,6 +10,7 @@ from reactivex import Observable
 
 from .._errors import NodeFailed
 from .._events import Event, NodeDelta, NodeError, NodeResult
+from .._pipeline import selecting
 from .._wire import ARRAY_ITEM
 from ._node_fold import NodeFold, fold_nodes
 from ._node_ref import NodeLike, node_ids
@@ -55,7 +56,8 @@ def text(
         ValueError: ``choice`` is negative (at call time).
     """
     text_fold(node, choice)  # the arguments are checked now, not per run
-    return fold_nodes(lambda: text_fold(node, choice))
+    operator = fold_nodes(lambda: text_fold(node, choice))
+    return operator if node is None else selecting(node_ids((node,)), operator)
 
 
 def text_fold(node: NodeLike | str | None = None, choice: int | None = None) -> NodeFold[str]:

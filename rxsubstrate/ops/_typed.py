@@ -10,6 +10,7 @@ from reactivex import Observable
 
 from .._errors import MalformedEvent, NodeFailed
 from .._events import Event, NodeError, NodeResult, encode_event
+from .._pipeline import selecting
 from ._node_fold import NodeFold, fold_nodes
 from ._node_ref import TypedNode
 
@@ -43,7 +44,7 @@ def typed(node: TypedNode[OutT]) -> Callable[[Observable[Event]], Observable[Out
         MalformedEvent: (as ``on_error``) the result does not fit ``output_type``.
         NodeFailed: (as ``on_error``) the node reported ``node.error``.
     """
-    return fold_nodes(lambda: _Typed(node.id, node.output_type))
+    return selecting(frozenset((node.id,)), fold_nodes(lambda: _Typed(node.id, node.output_type)))
 
 
 class _Typed(NodeFold[OutT]):

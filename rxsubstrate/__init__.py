@@ -100,6 +100,7 @@ from ._replay import replay
 from ._secrets import Secrets
 from ._sse import ServerSentEvent, SSEDecoder
 from ._version import __version__
+from .ops import NodeOutput
 
 __all__ = [
     "CLIP",
@@ -155,6 +156,7 @@ __all__ = [
     "NodeDelta",
     "NodeError",
     "NodeFailed",
+    "NodeOutput",
     "NodeResult",
     "ProtocolError",
     "QueryVectorStore",
@@ -206,4 +208,4 @@ __all__ = [
     "visualize",
 ]
 
-publish(globals())
+publish(globals(), also=("NodeOutput",))  # public here first, like RunEvent; ops has it too

@@ -17,7 +17,7 @@ from collections.abc import (
 from contextlib import aclosing
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast, overload
 
 import msgspec
 from reactivex import Observable, abc
@@ -156,11 +156,23 @@ class Substrate:
         """``stream`` for code written against the official SDK's ``await async_stream(...)``."""
         return self.stream(*nodes)
 
+    @overload
     def stream_many(
         self,
-        graphs: Mapping[Label, Sequence[Node[Any]] | Node[Any]] | Sequence[Sequence[Node[Any]]],
+        graphs: Mapping[Label, Sequence[Node[Any]] | Node[Any]],
         max_concurrency: int = 8,
-    ) -> Observable[RunEvent[Any]]:
+    ) -> Observable[RunEvent[Label, Event]]: ...
+
+    @overload
+    def stream_many(
+        self, graphs: Sequence[Sequence[Node[Any]]], max_concurrency: int = 8
+    ) -> Observable[RunEvent[int, Event]]: ...
+
+    def stream_many(
+        self,
+        graphs: Mapping[Any, Sequence[Node[Any]] | Node[Any]] | Sequence[Sequence[Node[Any]]],
+        max_concurrency: int = 8,
+    ) -> Observable[RunEvent[Any, Event]]:
         """Many runs as one stream of ``RunEvent(run, event)``, at most ``max_concurrency`` at once.
 
         ``graphs`` maps labels to a node or a sequence of nodes; a plain sequence is labelled by

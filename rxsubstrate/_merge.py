@@ -2,6 +2,8 @@
 
 Every event is wrapped as ``RunEvent(run, event)``, ``run`` being the label the run was given
 (a mapping's key, or its position). The merged stream completes when every run has ended.
+The streams may be runs already piped through operators: ``RunEvent[L, T]`` holds what they
+emit (``merge_runs({"a": s.pipe(ops.text())})`` is an ``Observable[RunEvent[str, str]]``).
 
 Error policy: by default a run that fails does not stop the others; its error is kept, and
 when the last run has ended the merged stream ends with ``RunsFailed``, an ``ExceptionGroup``
@@ -14,11 +16,12 @@ import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, overload
 
 import msgspec
 from reactivex import Observable, abc
 from reactivex.disposable import CompositeDisposable, Disposable, SingleAssignmentDisposable
+from typing_extensions import TypeVar
 
 from ._errors import RunsFailed
 from ._events import Event
@@ -26,31 +29,33 @@ from ._events import Event
 __all__ = ["RunEvent", "RunsFailed", "merge_runs", "stream_many"]
 
 L = TypeVar("L")
+T = TypeVar("T", default=Event)  # RunEvent[str] is RunEvent[str, Event]
 
 
-class RunEvent(msgspec.Struct, Generic[L], frozen=True):
-    """One event of one of several merged runs.
+class RunEvent(msgspec.Struct, Generic[L, T], frozen=True):
+    """One item of one of several merged runs.
 
     Attributes:
         run: the run's label: its key in the mapping given, or its position.
-        event: the event, as that run's stream emitted it.
+        event: what that run's stream emitted: an ``Event``, or for a piped stream what its
+            operators emit (``str`` after ``ops.text()``).
     """
 
     run: L
-    event: Event
+    event: T
 
 
 @overload
 def merge_runs(
-    runs: Mapping[L, Observable[Event]], /, *, fail_fast: bool = False
-) -> Observable[RunEvent[L]]: ...
+    runs: Mapping[L, Observable[T]], /, *, fail_fast: bool = False
+) -> Observable[RunEvent[L, T]]: ...
 
 
 @overload
-def merge_runs(*runs: Observable[Event], fail_fast: bool = False) -> Observable[RunEvent[int]]: ...
+def merge_runs(*runs: Observable[T], fail_fast: bool = False) -> Observable[RunEvent[int, T]]: ...
 
 
-def merge_runs(*runs: Any, fail_fast: bool = False) -> Observable[RunEvent[Any]]:
+def merge_runs(*runs: Any, fail_fast: bool = False) -> Observable[RunEvent[Any, Any]]:
     """The events of several runs in one stream, each as ``RunEvent(run, event)``.
 
     Every run is subscribed at once (use ``stream_many`` to bound how many run together).
@@ -76,28 +81,28 @@ def merge_runs(*runs: Any, fail_fast: bool = False) -> Observable[RunEvent[Any]]
 
 @overload
 def stream_many(
-    streams: Mapping[L, Observable[Event]],
+    streams: Mapping[L, Observable[T]],
     max_concurrency: int | None = None,
     *,
     fail_fast: bool = False,
-) -> Observable[RunEvent[L]]: ...
+) -> Observable[RunEvent[L, T]]: ...
 
 
 @overload
 def stream_many(
-    streams: Sequence[Observable[Event]],
+    streams: Sequence[Observable[T]],
     max_concurrency: int | None = None,
     *,
     fail_fast: bool = False,
-) -> Observable[RunEvent[int]]: ...
+) -> Observable[RunEvent[int, T]]: ...
 
 
 def stream_many(
-    streams: Mapping[Any, Observable[Event]] | Sequence[Observable[Event]],
+    streams: Mapping[Any, Observable[Any]] | Sequence[Observable[Any]],
     max_concurrency: int | None = None,
     *,
     fail_fast: bool = False,
-) -> Observable[RunEvent[Any]]:
+) -> Observable[RunEvent[Any, Any]]:
     """``merge_runs`` with at most ``max_concurrency`` runs subscribed at a time.
 
     Runs start in the order given; when one ends, the next starts. Disposing the merged
@@ -119,10 +124,10 @@ def stream_many(
 
 
 def _merge(
-    runs: list[tuple[Any, Observable[Event]]], limit: int | None, fail_fast: bool
-) -> Observable[RunEvent[Any]]:
+    runs: list[tuple[Any, Observable[Any]]], limit: int | None, fail_fast: bool
+) -> Observable[RunEvent[Any, Any]]:
     def subscribe(
-        observer: abc.ObserverBase[RunEvent[Any]], scheduler: abc.SchedulerBase | None = None
+        observer: abc.ObserverBase[RunEvent[Any, Any]], scheduler: abc.SchedulerBase | None = None
     ) -> abc.DisposableBase:
         merge = _Merge(observer, scheduler, runs, limit, fail_fast)
         with merge.lock:
@@ -142,9 +147,9 @@ class _Merge:
 
     def __init__(
         self,
-        observer: abc.ObserverBase[RunEvent[Any]],
+        observer: abc.ObserverBase[RunEvent[Any, Any]],
         scheduler: abc.SchedulerBase | None,
-        runs: list[tuple[Any, Observable[Event]]],
+        runs: list[tuple[Any, Observable[Any]]],
         limit: int | None,
         fail_fast: bool,
     ) -> None:
@@ -202,7 +207,7 @@ class _Merge:
         else:
             self._observer.on_completed()
 
-    def _on_next(self, label: Any, event: Event) -> None:
+    def _on_next(self, label: Any, event: Any) -> None:
         with self.lock:
             if not self._ended:
                 self._observer.on_next(RunEvent(label, event))

@@ -36,6 +36,7 @@ CORE = {
     "NodeError",
     "NoValue",
     "NodeFailed",
+    "NodeOutput",
     "NodeResult",
     "ProtocolError",
     "RateLimited",
@@ -110,9 +111,10 @@ def test_ops_all() -> None:
         "to_sse",
         "typed",
     ]
-    for name in ("NodeOutput", "Snapshot", "assemble", "to_sse", "typed"):
+    for name in ("Snapshot", "assemble", "to_sse", "typed"):
         assert getattr(rxsubstrate.ops, name).__module__ == "rxsubstrate.ops", name
     assert rxsubstrate.ops.RunEvent is rxsubstrate.RunEvent
+    assert rxsubstrate.ops.NodeOutput is rxsubstrate.NodeOutput
 
 
 def test_web_all() -> None:

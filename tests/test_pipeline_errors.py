@@ -18,13 +18,13 @@ from rxsubstrate import (
     ComputeText,
     GraphResult,
     NodeFailed,
+    NodeOutput,
     NoValue,
     Substrate,
     WouldDeadlock,
     ops,
 )
 from rxsubstrate._wire import VISIBLE
-from rxsubstrate.ops import NodeOutput
 from tests.replay_server import ReplayServer, Reply, sse
 
 # a streams and finishes, b fails, h is hidden and (as the hosted service may) sends nothing.

@@ -21,8 +21,31 @@ def check_client(client: Substrate, dag: dict[str, Any]) -> None:
     assert_type(stream.async_iter_events(), AsyncIterator[str])
 
 
+def check_iteration(client: Substrate, dag: dict[str, Any]) -> None:
+    from rxsubstrate import NodeOutput, RunEvent, aiterate, iterate, merge_runs, ops
+
+    stream = client.stream(dag)
+    assert_type(iterate(stream.pipe(ops.text())), Iterator[str])
+    assert_type(stream.pipe(ops.text(), iterate), Iterator[str])
+    assert_type(aiterate(stream.pipe(ops.assemble())), AsyncIterator[NodeOutput])
+    assert_type(iterate(merge_runs({"a": stream.pipe(ops.text())})), Iterator[RunEvent[str, str]])
+    assert_type(client.stream_many({"a": []}), Observable[RunEvent[str, Event]])
+    assert_type(client.stream_many([[]]), Observable[RunEvent[int, Event]])
+    assert_type(stream.run(), Event)
+    assert_type(stream.pipe(ops.assemble()).run(), NodeOutput)
+
+
+async def check_await(client: Substrate, dag: dict[str, Any]) -> None:
+    from rxsubstrate import NodeOutput, ops
+
+    assert_type(await client.stream(dag), Event)
+    assert_type(await client.stream(dag).pipe(ops.assemble()), NodeOutput)
+
+
 def test_typing_module_imports() -> None:
     assert callable(check_client)
+    assert callable(check_iteration)
+    assert callable(check_await)
 
 
 def check_typed_nodes(client: Substrate) -> None:

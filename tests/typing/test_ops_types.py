@@ -101,6 +101,15 @@ def check_node_classes(stream: Observable[Event]) -> None:
 
 def check_merge(a: Observable[Event], b: Observable[Event]) -> None:
     assert_type(merge_runs({"a": a, "b": b}), Observable[RunEvent[str]])
+    assert_type(merge_runs({"a": a, "b": b}), Observable[RunEvent[str, Event]])
+    # Piped streams: the event type says what the operators emit.
+    assert_type(merge_runs({"a": a.pipe(text())}), Observable[RunEvent[str, str]])
+    assert_type(
+        merge_runs(a.pipe(assemble()), b.pipe(assemble())), Observable[RunEvent[int, NodeOutput]]
+    )
+    assert_type(stream_many({"x": a.pipe(snapshots())}), Observable[RunEvent[str, Snapshot]])
+    assert_type(stream_many([a.pipe(text())], 2), Observable[RunEvent[int, str]])
+    assert_type(RunEvent("a", "chunk").event, str)
     assert_type(merge_runs(a, b), Observable[RunEvent[int]])
     assert_type(merge_runs(a, b, fail_fast=True), Observable[RunEvent[int]])
     assert_type(stream_many([a, b], max_concurrency=2), Observable[RunEvent[int]])

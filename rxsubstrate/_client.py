@@ -26,7 +26,7 @@ from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from ._bridges import SSEText, async_iterate, iterate, same_batch, sse_batch
 from ._channel import Channel
-from ._config import Limits, Retry, Timeout, check_api_key, check_base_url
+from ._config import Limits, Retry, Timeout, check_api_key, check_base_url, check_headers
 from ._errors import ClientClosed, NodeFailed
 from ._event_stream import Tap
 from ._events import Event
@@ -108,7 +108,8 @@ class Substrate:
         if api_key is not None:
             check_api_key(api_key)
         if base_url is not None:
-            check_base_url(base_url)
+            check_base_url(base_url, with_key=api_key is not None)
+        check_headers(additional_headers or {})
         self._embedded_engine = engine
         self._embedded: EmbeddedServer | None = None
         self._uses_embedded = base_url is None and (api_key is None or engine is not None)

@@ -1,10 +1,13 @@
 """Client configuration objects, and the checks ``Substrate()`` makes on what it is given."""
 
+import ipaddress
+import string
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import msgspec
 
-__all__ = ["Limits", "Retry", "Timeout", "check_api_key", "check_base_url"]
+__all__ = ["Limits", "Retry", "Timeout", "check_api_key", "check_base_url", "check_headers"]
 
 
 class Timeout(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,12 +99,15 @@ def check_api_key(api_key: str) -> None:
         )
 
 
-def check_base_url(base_url: str) -> None:
-    """Refuse a base URL that no request could be sent to, when the client is made.
+def check_base_url(base_url: str, *, with_key: bool = False) -> None:
+    """Refuse a base URL that no request could be sent to, when the client is made (rather
+    than at the first run, in the HTTP library's words).
 
     Raises:
-        ValueError: not an ``http://`` or ``https://`` URL with a host, or it has a query or
-            fragment (``/compose`` is appended to it), or whitespace.
+        ValueError: not an ``http://`` or ``https://`` URL with a valid host, or it has a query
+            or fragment (``/compose`` is appended to it), or whitespace; or it carries
+            ``user:password@`` credentials while an API key is given (``with_key``). The
+            message never shows the URL, which may hold a password.
     """
     example = "e.g. http://127.0.0.1:8787 or https://api.substrate.run"
     if any(c.isspace() or c < " " for c in base_url):
@@ -116,5 +122,50 @@ def check_base_url(base_url: str) -> None:
         raise ValueError(f"base_url must start with http:// or https://; {example}")
     if not host:
         raise ValueError(f"base_url has no host; {example}")
+    _check_host(host, example)
     if parts.query or parts.fragment:
         raise ValueError(f"base_url takes no query or fragment (/compose is appended); {example}")
+    if with_key and parts.username is not None:
+        raise ValueError(
+            "base_url carries credentials (user:password@) and an API key is given: both would"
+            " be the Authorization header; drop one of them"
+        )
+
+
+def _check_host(host: str, example: str) -> None:
+    if ":" in host:  # an IPv6 literal: urlsplit has checked its brackets
+        return
+    if set(host) <= set(string.digits + "."):
+        try:
+            canonical = str(ipaddress.IPv4Address(host)) == host
+        except ValueError:
+            canonical = False
+        if not canonical:
+            raise ValueError(f"base_url's host is not an IPv4 address (like 127.0.0.1); {example}")
+        return
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise ValueError(
+            f"base_url's host is not a valid name (an empty or over-long label?); {example}"
+        ) from None
+
+
+_TOKEN = frozenset(string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~")
+
+
+def check_headers(headers: Mapping[str, str]) -> None:
+    """Refuse headers that HTTP cannot carry, when the client is made.
+
+    Raises:
+        ValueError: a name that is not an HTTP token, or a value that is not a string or holds a
+            control character (a line break?). The message names the header, never its value.
+    """
+    for name, value in headers.items():
+        if not isinstance(name, str) or not name or not set(name) <= _TOKEN:
+            raise ValueError(f"additional_headers: {name!r} is not a valid HTTP header name")
+        if not isinstance(value, str) or any((c < " " and c != "\t") or c == "\x7f" for c in value):
+            raise ValueError(
+                f"additional_headers[{name!r}] must be a string without control characters"
+                " (a line break?); its value is not shown"
+            )

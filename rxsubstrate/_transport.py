@@ -14,6 +14,7 @@ connecting. A request that fails before the server answered is sent again as ``R
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import platform
@@ -29,9 +30,11 @@ from collections.abc import (
 from contextlib import asynccontextmanager, contextmanager
 from functools import partial
 from typing import Any, Final, TypeVar, cast
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 import msgspec
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ._config import Limits, Retry, Timeout
 from ._error_body import ERROR_BODY_LIMIT, error_message
@@ -46,6 +49,7 @@ from ._errors import (
     RunTimeout,
     ServerError,
     StreamInterrupted,
+    SubstrateError,
     TransportError,
     UnexpectedContentType,
 )
@@ -196,8 +200,9 @@ class Transport:
         headers.update(extra_headers or {})
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        # Never shown in an error: the key, and the provider keys among the extra headers.
-        self._secrets = tuple(s for s in (api_key, *secrets) if s)
+        # Never shown in an error: the key, the provider keys among the extra headers, and a
+        # password in the URL (aiohttp sends it as Basic credentials).
+        self._secrets = tuple(s for s in (api_key, *secrets, *_url_secrets(base_url)) if s)
         self._headers = headers
         self.home_loop: Callable[[], asyncio.AbstractEventLoop | None] = lambda: None
         self._home_session: aiohttp.ClientSession | None = None
@@ -384,7 +389,7 @@ def _request_errors(progress: Progress, secrets: tuple[str, ...]) -> Iterator[No
         yield
     except aiohttp.ClientError as exc:
         _scrub(exc, secrets)
-        raise _translated(exc, progress) or TransportError(
+        raise _translated(exc, progress, secrets) or TransportError(
             f"the connection broke: {_reason(exc)}"
         ) from exc
 
@@ -397,19 +402,49 @@ def _stream_errors(progress: Progress, secrets: tuple[str, ...]) -> Iterator[Non
         yield
     except aiohttp.ClientError as exc:
         _scrub(exc, secrets)
-        raise _translated(exc, progress) or StreamInterrupted(
+        raise _translated(exc, progress, secrets) or StreamInterrupted(
             progress.events, partial_event=progress.pending, reason=_reason(exc)
         ) from exc
 
 
-def _translated(exc: aiohttp.ClientError, progress: Progress) -> TransportError | None:
-    """What an aiohttp failure is, or None for a connection broken after the answer began (which
-    the caller names)."""
+def _translated(
+    exc: aiohttp.ClientError, progress: Progress, secrets: tuple[str, ...]
+) -> SubstrateError | None:
+    """What an aiohttp failure is, in words that do not need aiohttp to be read, without
+    ``secrets`` (a redirect may quote anything); or None for a connection broken after the
+    answer began (which the caller names)."""
+    error = _named(exc, progress)
+    if error is not None:
+        error.args = tuple(_mask(arg, secrets) for arg in error.args)
+    return error
+
+
+def _named(exc: aiohttp.ClientError, progress: Progress) -> SubstrateError | None:
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return ConnectTimeout(f"no connection to the server: {exc}")
+    # TLS and redirects are not ConnectErrors: retrying does not fix them.
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        error = exc.certificate_error
+        why = getattr(error, "verify_message", None) or _reason(error)
+        return TransportError(f"the server's TLS certificate was refused ({exc.host}): {why}")
     if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ServerFingerprintMismatch):
-        # Not a ConnectError: a certificate does not fix itself, so retrying is pointless.
-        return TransportError(f"{type(exc).__name__}: {exc}")
+        return TransportError(f"the TLS connection to the server failed: {_reason(exc)}")
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return TransportError(
+            f"the server redirected {len(exc.history)} times, last to {exc.request_info.real_url}"
+        )
+    if isinstance(exc, aiohttp.NonHttpUrlRedirectClientError):
+        where = _one_line(str(exc))  # its only argument is the URL
+        return TransportError(f"the server redirected to {where}, which is not an http(s) URL")
+    if isinstance(exc, aiohttp.InvalidUrlRedirectClientError):
+        return TransportError(f"the server redirected to {exc.url!s:.200}, which is not a URL")
+    if isinstance(exc, aiohttp.InvalidURL):
+        return TransportError(f"no request can be sent to {exc.url}: {exc.description or exc}")
+    if isinstance(exc, aiohttp.ClientResponseError) and isinstance(
+        exc.__cause__, HttpProcessingError
+    ):
+        # aiohttp's parser refused the bytes (it names them with a made-up status 400).
+        return ProtocolError(f"the server's answer is not valid HTTP: {_one_line(exc.message)}")
     if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
         if not progress.answered:
             return ConnectError(f"the connection failed before the server answered: {_reason(exc)}")
@@ -417,8 +452,27 @@ def _translated(exc: aiohttp.ClientError, progress: Progress) -> TransportError 
     return TransportError(f"{type(exc).__name__}: {exc}")
 
 
+def _url_secrets(url: str) -> tuple[str, ...]:
+    """The password of a ``user:password@`` URL, and the Basic credentials made of it."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return ()
+    password = unquote(parts.password)
+    basic = base64.b64encode(f"{unquote(parts.username or '')}:{password}".encode("latin-1"))
+    return (parts.password, password, basic.decode("ascii"))
+
+
 def _reason(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
+    """What went wrong, in one line; for a payload aiohttp could not parse, the parser's words."""
+    cause = exc.__cause__
+    if isinstance(cause, HttpProcessingError) and cause.message:
+        return _one_line(cause.message)
+    return _one_line(str(exc)) or type(exc).__name__
+
+
+def _one_line(text: str) -> str:
+    """aiohttp's multi-line parser messages on one line, without the caret under the bytes."""
+    return " ".join(line.strip() for line in text.splitlines() if line.strip(" ^"))
 
 
 def _mask(value: T, secrets: tuple[str, ...]) -> T:

@@ -1,5 +1,7 @@
 """rxsubstrate: Substrate graph runs as reactive streams of typed events."""
 
+import logging
+
 from ._client import RunResult, RunStream, Substrate
 from ._config import Limits, Retry, Timeout
 from ._errors import (
@@ -209,3 +211,6 @@ __all__ = [
 ]
 
 publish(globals(), also=("NodeOutput",))  # public here first, like RunEvent; ops has it too
+
+# Library etiquette: records go wherever the application's logging sends them, nowhere else.
+logging.getLogger("rxsubstrate").addHandler(logging.NullHandler())

@@ -16,6 +16,7 @@ the response.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_log = logging.getLogger("rxsubstrate.client")
 OpenBatches = Callable[[], Awaitable[AsyncGenerator[list[Event], None]]]
 
 
@@ -76,7 +78,7 @@ def iterate(
             for batch in batches:
                 yield from batch
     finally:
-        run.cancel()
+        run.cancel("its iterator was closed (break, close() or dropped)")
 
 
 class _Owned:
@@ -168,6 +170,10 @@ async def async_iterate(
             for item in transform(batch):
                 yield item
         raise ClientClosed(CLOSED_MID_RUN)
+    except (GeneratorExit, asyncio.CancelledError):
+        if not run.closing:
+            _log.debug("cancelling a run: its async iterator was closed or its task cancelled")
+        raise
     finally:
         run.release()
 

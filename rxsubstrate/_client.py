@@ -379,7 +379,7 @@ class RunStream(Observable[Event]):
             source.prepare()
         pump = partial(self._pump, observer, pacing(), witness_for(self))
         run = source.lifetime.launch(pump, partial(_end, observer), source, loop)
-        return Disposable(run.cancel)
+        return Disposable(partial(run.cancel, "its subscription was disposed"))
 
     async def _pump(
         self,

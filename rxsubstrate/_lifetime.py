@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import threading
 from collections.abc import Callable, Coroutine
 from contextlib import suppress
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["ClientLifetime", "RunTask"]
 
 T = TypeVar("T")
+_log = logging.getLogger("rxsubstrate.client")
 CLOSED_MID_RUN: Final = "the client was closed while this run streamed"
 
 # How a run ended: None (completed), CancelledError (cancelled by its consumer) or the error.
@@ -60,8 +62,14 @@ class RunTask:
         else:
             self.loop.call_soon_threadsafe(create)
 
-    def cancel(self) -> None:
-        """Cancel the run (idempotent); its owner learns of it through the run's outcome."""
+    def cancel(self, reason: str) -> None:
+        """Cancel the run (idempotent); its owner learns of it through the run's outcome.
+
+        Args:
+            reason: who cancels, for the debug log ("the client was closed", ...).
+        """
+        if not self._cancelled and (self.task is None or not self.task.done()):
+            _log.debug("cancelling a run: %s", reason)
         if _running_loop() is self.loop:
             self._cancel_here()
         elif not self.loop.is_closed():
@@ -198,7 +206,7 @@ class ClientLifetime:
                     self._closer.join()
             return
         for run in runs:
-            run.cancel()
+            run.cancel("the client was closed")
         if own_thread:
             self._closer = threading.Thread(
                 target=self._release, args=(transport, embedded), name="rxsubstrate-close"

@@ -30,7 +30,7 @@ from collections.abc import (
 from contextlib import asynccontextmanager, contextmanager
 from functools import partial
 from typing import Any, Final, TypeVar, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
 import msgspec
@@ -191,6 +191,7 @@ class Transport:
         secrets: Sequence[str] = (),
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._shown_url = _without_userinfo(f"{self.base_url}/compose")  # for log lines
         self.limits = limits
         self.timeout = timeout
         self.retry = retry
@@ -278,10 +279,32 @@ class Transport:
     @asynccontextmanager
     async def _open_stream(self, dag: dict[str, Any], progress: Progress) -> AsyncIterator[_Body]:
         """The body of the run's event stream; aiohttp's failures while it is open are
-        translated (``_stream_errors``)."""
-        with _stream_errors(progress, self._secrets):
+        translated (``_stream_errors``), and how it ends is logged."""
+        # _logged_end outside: it logs the translated error.
+        with self._logged_end(progress), _stream_errors(progress, self._secrets):
             async with self._answer(dag, _EVENT_STREAM, progress) as body:
                 yield body
+
+    @contextmanager
+    def _logged_end(self, progress: Progress) -> Iterator[None]:
+        """A debug line when a stream's body is let go: read to its end, closed early by its
+        consumer, or failed."""
+        try:
+            yield
+            shown, events = self._shown_url, progress.events
+            _log.debug("POST %s: the stream ended after %d event(s)", shown, events)
+        except (GeneratorExit, asyncio.CancelledError):
+            _log.debug(
+                "POST %s: the client closed the stream after %d event(s)",
+                self._shown_url,
+                progress.events,
+            )
+            raise
+        except Exception as exc:
+            _log.debug(
+                "POST %s failed after %d event(s): %s", self._shown_url, progress.events, exc
+            )
+            raise
 
     @asynccontextmanager
     async def _answer(
@@ -303,6 +326,7 @@ class Transport:
             attempt = 0
             while True:
                 attempt += 1
+                _log.debug("POST %s (attempt %d)", self._shown_url, attempt)
                 try:
                     response = await self._attempt(session, data, headers, progress, clock)
                     break
@@ -317,7 +341,13 @@ class Transport:
                     )
                     if wait is None:
                         raise
-                    _log.info("retrying in %.2f s (attempt %d): %s", wait, attempt + 1, exc)
+                    _log.info(
+                        "POST %s: retrying in %.2f s (attempt %d): %s",
+                        self._shown_url,
+                        wait,
+                        attempt + 1,
+                        exc,
+                    )
                 await asyncio.sleep(wait)
             async with response:
                 yield _Body(response, clock)
@@ -340,6 +370,13 @@ class Transport:
             else:  # the answer comes when the graph is done: that wait is a read
                 response = await clock.within(request, self.timeout.read, clock.read_timeout)
         progress.answered = True
+        _log.debug(
+            "POST %s -> %d %s (request id %s)",
+            self._shown_url,
+            response.status,
+            response.content_type,
+            response.headers.get(REQUEST_ID_HEADER),
+        )
         try:
             if response.status >= 300:
                 body = await _Body(response, clock).read_prefix(ERROR_BODY_LIMIT)
@@ -460,6 +497,14 @@ def _url_secrets(url: str) -> tuple[str, ...]:
     password = unquote(parts.password)
     basic = base64.b64encode(f"{unquote(parts.username or '')}:{password}".encode("latin-1"))
     return (parts.password, password, basic.decode("ascii"))
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced, fit for a log line."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
 def _reason(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -85,27 +85,55 @@ def _rx_is_last(event: Any) -> None:
         raise CheckFailed(f"the last event is {type(event).__name__}, not GraphResult")
 
 
-@_consumer("rx.iter")
-def rx_iter(job: Job) -> int:
+def _rx_read(job: Job, read: Callable[[Any], Iterator[Any]]) -> int:
+    """Count the run's events as ``read(stream)`` yields them on this thread."""
     with _rx_client(job) as client:
         count, event = 0, None
-        for event in client.stream(_rx_node()).iter():  # noqa: B007 - the last is checked
+        for event in read(client.stream(_rx_node())):  # noqa: B007 - the last is checked
             count += 1
         _rx_is_last(event)
     return _expect(count, job)
 
 
-@_consumer("rx.async_iter")
-def rx_async_iter(job: Job) -> int:
+def _rx_aread(job: Job, read: Callable[[Any], AsyncIterator[Any]]) -> int:
+    """Count the run's events as ``read(stream)`` yields them on a running loop."""
+
     async def main() -> int:
         async with _rx_client(job) as client:
             count, event = 0, None
-            async for event in (await client.async_stream(_rx_node())).async_iter():  # noqa: B007
+            async for event in read(await client.async_stream(_rx_node())):  # noqa: B007
                 count += 1
             _rx_is_last(event)
             return count
 
     return _expect(asyncio.run(main()), job)
+
+
+@_consumer("rx.iter")
+def rx_iter(job: Job) -> int:
+    return _rx_read(job, lambda stream: stream.iter())
+
+
+@_consumer("rx.async_iter")
+def rx_async_iter(job: Job) -> int:
+    return _rx_aread(job, lambda stream: stream.async_iter())
+
+
+@_consumer("rx.iterate")
+def rx_iterate(job: Job) -> int:
+    """``rxsubstrate.iterate`` of the run: the Observable path (per event ``on_next`` into the
+    bounded channel, the run paced by it), read on this thread."""
+    from rxsubstrate import iterate
+
+    return _rx_read(job, iterate)
+
+
+@_consumer("rx.aiterate")
+def rx_aiterate(job: Job) -> int:
+    """``rxsubstrate.aiterate`` of the run, on the running loop."""
+    from rxsubstrate import aiterate
+
+    return _rx_aread(job, aiterate)
 
 
 @_consumer("rx.subscribe")

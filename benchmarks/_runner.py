@@ -140,6 +140,8 @@ class Suite:
             names = [
                 "rx.iter",
                 "rx.async_iter",
+                "rx.iterate",
+                "rx.aiterate",
                 "rx.subscribe",
                 "rx.pipeline",
                 "sdk.iter",

@@ -19,6 +19,8 @@ ROWS = [
     # throughput, once per write mode
     "rx.iter",
     "rx.async_iter",
+    "rx.iterate",
+    "rx.aiterate",
     "rx.subscribe",
     "rx.pipeline",
     "sdk.iter",

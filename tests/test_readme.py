@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,10 @@ def readme(
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
     assert len(blocks) >= 3
     namespace: dict[str, Any] = {}
+    # The logging section configures logging, as an application does: undone afterwards.
+    root_handlers = logging.root.handlers[:]
+    ours = logging.getLogger("rxsubstrate")
+    level = ours.level
     try:
         for block in blocks:
             exec(compile(block, str(README), "exec"), namespace)
@@ -37,6 +42,8 @@ def readme(
         substrate = namespace.get("substrate")
         if substrate is not None:
             substrate.close()
+        logging.root.handlers[:] = root_handlers
+        ours.setLevel(level)
 
 
 def test_quick_start_and_pipeline_run_as_written(
@@ -48,6 +55,9 @@ def test_quick_start_and_pipeline_run_as_written(
     answer = readme["answer"]
     assert answer.node_id == readme["b"].id
     assert printed[-1] == answer.data["text"] != ""
+    # iterate() printed b's text chunk by chunk, the same text run() gave.
+    assert printed.count(printed[-1]) == 2
+    assert {line.split(" ")[0] for line in printed if line[:2] in ("a ", "b ")} == {"a", "b"}
 
 
 def test_the_proxy_endpoint_serves_the_story_then_the_end(readme: dict[str, Any]) -> None:

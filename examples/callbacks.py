@@ -2,7 +2,9 @@
 
 A ``RunStream`` is a cold Observable: nothing runs until ``subscribe``. The callbacks run on
 the client's loop thread (no asyncio loop runs here), so the main thread waits on an Event.
-Run it with ``python examples/callbacks.py``; it uses the embedded local engine.
+Code that only waits for the end reads better as a loop: ``for event in
+rxsubstrate.iterate(pipeline)`` (see ``progressive_view.py``). Run it with
+``python examples/callbacks.py``; it uses the embedded local engine.
 """
 
 from __future__ import annotations

@@ -381,3 +381,14 @@ def test_the_loop_body_can_use_the_client_while_its_run_is_paused(client_for: An
                 inner += len(list(client.stream(DAG).iter()))
         assert count == 60 * 20 + 2  # "Windmills ", "turn." and "Yes" end the first run
         assert inner > 0
+
+
+@pytest.mark.parametrize("sync", SYNC)
+def test_a_replay_reads_like_the_run_it_recorded(
+    client_for: Any, sync: bool, tmp_path: Any
+) -> None:
+    with ReplayServer(Reply([seed_bytes()])) as server:
+        path = tmp_path / "run.sse"
+        rxsubstrate.record(client_for(server.url).stream(DAG), path)
+    replayed = rxsubstrate.replay(path, speed=None).pipe(ops.text())
+    assert read_all(replayed, sync) == ["Windmills ", "turn.", "Yes"]

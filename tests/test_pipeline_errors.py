@@ -23,6 +23,8 @@ from rxsubstrate import (
     Substrate,
     WouldDeadlock,
     ops,
+    record,
+    replay,
 )
 from rxsubstrate._wire import VISIBLE
 from tests.replay_server import ReplayServer, Reply, sse
@@ -151,3 +153,13 @@ async def test_run_inside_a_running_loop_is_refused_not_a_deadlock(client: Subst
 def test_the_wrapper_is_transparent_to_subscribers(client: Substrate) -> None:
     texts = client.stream(DAG).pipe(ops.text("a"), rx.to_list()).run()
     assert texts == ["Hi"]
+
+
+def test_a_replay_says_what_it_cannot_know(client: Substrate, tmp_path: Any) -> None:
+    # A recording keeps no dag: a node it has nothing of may be hidden or not in the graph.
+    path = tmp_path / "run.sse"
+    record(client.stream(DAG), path)
+    with pytest.raises(NoValue, match=r"node h sent no result \(a recording does not say"):
+        replay(path, speed=None).pipe(ops.text("h")).run()
+    with pytest.raises(NodeFailed, match="kaboom"):
+        replay(path, speed=None).pipe(ops.for_node("b"), ops.assemble()).run()

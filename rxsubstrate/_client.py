@@ -391,15 +391,10 @@ class RunStream(Observable[Event]):
         (a pipeline's ``run()``), when the subscription was made for one of them."""
         async with aclosing(await self._source.open()) as batches:
             on_next = observer.on_next
-            if channel is None and witness is None:  # the common path: nothing more per event
-                async for batch in batches:
-                    for event in batch:
-                        on_next(event)
-                return
             async for batch in batches:
                 if witness is not None:
                     witness.saw(batch)
-                if channel is None:
+                if channel is None:  # the common path: nothing more per event
                     for event in batch:
                         on_next(event)
                     continue
@@ -411,7 +406,7 @@ class RunStream(Observable[Event]):
     if not TYPE_CHECKING:  # the inherited overloads type it; at run time it is explained
 
         def pipe(self, *operators: Callable[[Any], Any]) -> Any:
-            """reactivex's ``pipe``; when the result is an Observable, its ``run()`` and
+            """reactivex's ``pipe``; when the result is a plain Observable, its ``run()`` and
             ``await`` say why it gave no value (``NoValue``, ``NodeFailed``)."""
             return piped(self, self, None, operators)
 

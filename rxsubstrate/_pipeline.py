@@ -4,8 +4,8 @@ say why a pipeline gave nothing, and refuse to block the loop that would deliver
 reactivex's ``run()`` (and ``await``) raise a bare ``SequenceContainsNoElementsError`` when the
 Observable completes empty, which for a run means its node failed, is not in the graph, or is
 hidden. Here the run itself is watched while it goes: the pipeline sets a ``Witness`` in a
-context variable while it subscribes, the ``RunStream`` at its root shows it every event, and
-an empty end raises ``NodeFailed`` (the node failed) or ``NoValue`` with the reason.
+context variable while it subscribes, the ``RunStream`` at its root shows it each batch of
+events, and an empty end raises ``NodeFailed`` (the node failed) or ``NoValue`` with the reason.
 
 The nodes a pipeline is about are known when it is built: ``for_node``, ``text`` and ``typed``
 mark the operators they return (``selecting``), and ``pipe`` reads the marks.
@@ -28,7 +28,16 @@ from ._wire import VISIBLE
 if TYPE_CHECKING:
     from ._client import RunStream
 
-__all__ = ["RunPipeline", "Witness", "selecting", "witness_for"]
+__all__ = [
+    "RunPipeline",
+    "Witness",
+    "awaited",
+    "narrowed",
+    "piped",
+    "run_explained",
+    "selecting",
+    "witness_for",
+]
 
 T = TypeVar("T")
 Op = TypeVar("Op", bound=Callable[..., Any])

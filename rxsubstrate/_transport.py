@@ -481,7 +481,7 @@ def _named(exc: aiohttp.ClientError, progress: Progress) -> SubstrateError | Non
         exc.__cause__, HttpProcessingError
     ):
         # aiohttp's parser refused the bytes (it names them with a made-up status 400).
-        return ProtocolError(f"the server's answer is not valid HTTP: {_one_line(exc.message)}")
+        return ProtocolError(f"the server's answer is not valid HTTP: {_reason(exc)}")
     if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
         if not progress.answered:
             return ConnectError(f"the connection failed before the server answered: {_reason(exc)}")
@@ -508,10 +508,13 @@ def _without_userinfo(url: str) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    """What went wrong, in one line; for a payload aiohttp could not parse, the parser's words."""
+    """What went wrong, in one line; for bytes aiohttp's parser refused, the parser's words
+    (found down the chain of causes: aiohttp 3.10 wraps them in an empty error)."""
     cause = exc.__cause__
-    if isinstance(cause, HttpProcessingError) and cause.message:
-        return _one_line(cause.message)
+    while cause is not None:
+        if isinstance(cause, HttpProcessingError) and cause.message:
+            return _one_line(cause.message)
+        cause = cause.__cause__
     return _one_line(str(exc)) or type(exc).__name__
 
 

@@ -48,8 +48,9 @@ def assert_plain(error: Exception) -> None:
 @pytest.mark.parametrize(
     ("data", "detail"),
     [
-        (b"HTTP/1.1 abc\r\n\r\n", "Bad status line: Invalid status code: b'HTTP/1.1 abc'"),
-        (b"SSH-2.0-OpenSSH_9.2\r\n", "Bad status line"),
+        # aiohttp's own words differ across versions; the bytes it quotes do not.
+        (b"HTTP/1.1 abc\r\n\r\n", "Invalid status code: b'HTTP/1.1 abc'"),
+        (b"SSH-2.0-OpenSSH_9.2\r\n", "b'SSH-2.0-OpenSSH_9.2'"),
         (b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", "Got more than 8190 bytes"),
         (
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: x\r\n\r\n",

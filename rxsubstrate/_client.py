@@ -259,15 +259,15 @@ class Substrate:
             if life.closed:
                 raise ClientClosed(CLOSED)
             if life.transport is None:
-                base_url = self._base_url
+                base_url, api_key = self._base_url, self._api_key
                 if base_url is None:
                     from .server._embedded import EmbeddedServer
 
                     life.embedded = EmbeddedServer(self._embedded_engine)
-                    base_url = life.embedded.start()
+                    base_url, api_key = life.embedded.start(), life.embedded.api_key
                 life.transport = Transport(
                     base_url,
-                    self._api_key,
+                    api_key,
                     self.timeout,
                     self.limits,
                     self.retry,

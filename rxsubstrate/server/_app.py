@@ -5,47 +5,55 @@ the engine, so several processes (``rxsubstrate serve --workers N``) or several 
 load balancer serve the same API. Every answer carries an ``x-substrate-request-id`` header (the
 client's own ``X-Substrate-Request-Id`` when it sent a well-formed one).
 
-A bad request (bad key, body too large, not JSON, no ``dag``, a graph the engine rejects) is
-answered ``{"type": ..., "message": ...}`` with a 4xx status before anything runs or streams.
+Every refusal, on every route, is ``{"type": ..., "message": ...}`` with a 4xx status, sent
+before anything runs or streams (``_refusal``): a wrong ``Host`` on loopback (421) or key (401),
+a body that is not ``application/json`` (415), too large (413), too slow to arrive (408), not
+JSON, nested too deeply, too many values or no ``dag`` (400), a graph the engine rejects (400),
+or a server already at its ``ServerLimits`` (429 with ``Retry-After``).
 
 A run belongs to its request: when the client goes away the run is cancelled, and so are the
-engine's node tasks. Run the app with ``handler_cancellation=True`` (``rxsubstrate serve`` and
-``EmbeddedServer`` do) so that happens at once; otherwise a streamed run stops at its next
-write, and a JSON run goes on to its end. Shutting the app down cancels the runs still going;
-its cleanup closes the engine (whose sandbox processes evaluate jq and jinja).
+engine's node tasks. Serve the app with ``serve_on`` (``rxsubstrate serve`` and ``EmbeddedServer``
+do): it sets ``handler_cancellation=True`` so that happens at once, and puts the connections under
+the limits. Shutting the app down cancels the runs still going; its cleanup closes the engine
+(whose sandbox processes evaluate jq and jinja).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
+import contextlib
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, Collection, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import msgspec
 from aiohttp import web
 
-from .._events import Event, GraphResult, encode_event
-from .._sse import encode_sse
+from .._events import Event, GraphResult
+from ._access import check_host, check_key
+from ._batch import Batch
+from ._body import decode_dag
+from ._connections import receive_deadline, track_requests
+from ._limits import ServerLimits
+from ._refusal import Refusal, json_errors
 
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["DEFAULT_MAX_BODY_SIZE", "DEFAULT_MAX_NODES", "create_app"]
+__all__ = ["LIMITS", "create_app"]
 
-DEFAULT_MAX_BODY_SIZE: Final = 8 * 1024 * 1024
-DEFAULT_MAX_NODES: Final = 1000
-# How _Batch coalesces a fast run's events into writes (seconds, bytes, bytes).
-_WINDOW: Final = 0.001
-_FLUSH_SIZE: Final = 64 * 1024
-_MAX_PENDING: Final = 256 * 1024
+# A body this small is decoded on the loop (a thread hop would cost more than the decoding), and
+# is not counted against max_body_bytes (max_runs of them are a few MiB at most), so that large
+# bodies trickled in can hold up other large bodies but never the usual small requests.
+_SMALL_BODY: Final = 64 * 1024
 _REQUEST_ID_HEADER: Final = "x-substrate-request-id"
 _WELL_FORMED_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 T = TypeVar("T")
+LIMITS: Final = web.AppKey("rxsubstrate_limits", ServerLimits)
 _RUNS: Final[web.AppKey[set[asyncio.Task[Any]]]] = web.AppKey("rxsubstrate_runs")
 _log = logging.getLogger("rxsubstrate.server")
 _json: Final = msgspec.json.Encoder()
@@ -55,8 +63,8 @@ def create_app(
     engine: Engine | None = None,
     *,
     api_key: str | None = None,
-    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-    max_nodes: int = DEFAULT_MAX_NODES,
+    limits: ServerLimits | None = None,
+    allowed_hosts: Collection[str] = (),
 ) -> web.Application:
     """The aiohttp application serving ``POST /compose``.
 
@@ -64,107 +72,137 @@ def create_app(
         engine: runs the graphs; default a new ``rxsubstrate.engine.Engine()``.
         api_key: when set, every request must send ``Authorization: Bearer <api_key>`` or get
             401. It is compared in constant time and never logged.
-        max_body_size: the largest request body, in bytes (larger gets 413).
-        max_nodes: the most nodes one graph may have (more gets 400).
+        limits: the bounds on each request and connection; default ``ServerLimits()``.
+        allowed_hosts: host names a connection on a loopback address may name in ``Host``
+            besides 127.0.0.1, localhost and [::1] (a reverse proxy's public name, say).
 
     Returns:
-        The application; run it with ``web.AppRunner(app, handler_cancellation=True)``.
+        The application; serve it with ``serve_on``.
     """
     if engine is None:
         from ..engine import Engine
 
         engine = Engine()
-    app = web.Application(client_max_size=max_body_size)
+    limits = limits or ServerLimits()
+    middlewares = [track_requests, json_errors, check_host(allowed_hosts)]
+    if api_key:
+        middlewares.append(check_key(api_key))
+    app = web.Application(client_max_size=limits.max_body_size, middlewares=middlewares)
+    app[LIMITS] = limits
     app[_RUNS] = set()
-    compose = _Compose(engine, api_key, max_body_size, max_nodes, app[_RUNS])
+    # One thread: large bodies are decoded one at a time, beside the loop rather than on it.
+    decoder = ThreadPoolExecutor(1, thread_name_prefix="rxsubstrate-decode")
+    compose = _Compose(engine, limits, app[_RUNS], decoder)
     app.router.add_post("/compose", compose.handle)
     app.on_response_prepare.append(_add_request_id)
     app.on_shutdown.append(_cancel_runs)
-    app.on_cleanup.append(lambda _app: engine.aclose())  # its sandbox processes; it can restart
+
+    async def cleanup(_app: web.Application) -> None:
+        decoder.shutdown(wait=False, cancel_futures=True)
+        await engine.aclose()  # its sandbox processes; it can restart
+
+    app.on_cleanup.append(cleanup)
     return app
 
 
 class _Compose:
-    """The ``/compose`` handler and its configuration."""
+    """The ``/compose`` handler: admission, the body, validation, then the run."""
 
     def __init__(
         self,
         engine: Engine,
-        api_key: str | None,
-        max_body_size: int,
-        max_nodes: int,
+        limits: ServerLimits,
         runs: set[asyncio.Task[Any]],
+        decoder: ThreadPoolExecutor,
     ) -> None:
         self._engine = engine
-        self._expected_auth = f"Bearer {api_key}".encode() if api_key else None
-        self._max_body_size = max_body_size
-        self._max_nodes = max_nodes
+        self._limits = limits
         self._runs = runs
+        self._decoder = decoder
+        self._admitted = 0
+        self._body_bytes = 0
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         from ..engine import GraphInvalid  # the engine's import cost is paid by the app's users
 
-        try:
-            self._check_auth(request)
+        if request.content_type != "application/json":
+            raise Refusal(
+                415,
+                "invalid_request_error",
+                f"the request body must be application/json, not {request.content_type!r}",
+            )
+        with self._admission():
             dag = await self._read_dag(request)
             try:
                 plan = await self._engine.prepare_async(dag)
             except GraphInvalid as exc:
-                raise _Refusal(400, "invalid_request_error", exc.message) from None
+                raise Refusal(400, "invalid_request_error", exc.message) from None
             events = self._engine.execute(plan)
             if _wants_stream(request):
                 return await self._stream(request, events)
             return await self._collect(events)
-        except _Refusal as refusal:
-            return refusal.response()
 
-    def _check_auth(self, request: web.Request) -> None:
-        if self._expected_auth is None:
-            return
-        sent = request.headers.get("Authorization", "").encode("utf-8", "replace")
-        if not hmac.compare_digest(sent, self._expected_auth):
-            raise _Refusal(401, "authentication_error", "missing or invalid API key")
+    @contextlib.contextmanager
+    def _admission(self) -> Iterator[None]:
+        """Hold one of the ``max_runs`` places for the whole request, or refuse with 429."""
+        if self._admitted >= self._limits.max_runs:
+            raise self._busy(f"this server is handling its most requests ({self._limits.max_runs})")
+        self._admitted += 1
+        try:
+            yield
+        finally:
+            self._admitted -= 1
 
     async def _read_dag(self, request: web.Request) -> Any:
-        """The request's ``dag``.
+        """The request's ``dag``: the body received by its deadline, its shape bounded, decoded.
 
         Raises:
-            _Refusal: the 4xx answer refusing the request.
+            Refusal: the 4xx answer refusing the request.
         """
-        too_large = _Refusal(
-            413,
-            "invalid_request_error",
-            f"the request body exceeds {self._max_body_size} bytes",
-        )
-        if request.content_length is not None and request.content_length > self._max_body_size:
-            raise too_large
+        limits = self._limits
+        size = request.content_length
+        if size is not None and size > limits.max_body_size:
+            raise _too_large(limits)
+        reserved = limits.max_body_size if size is None else size
+        if reserved <= _SMALL_BODY:
+            reserved = 0
+        elif self._body_bytes + reserved > limits.max_body_bytes:
+            raise self._busy("this server is receiving as many large bodies as it holds at once")
+        self._body_bytes += reserved
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            raise too_large from None
-        try:
-            payload = msgspec.json.decode(body)
-        except msgspec.DecodeError as exc:
-            raise _Refusal(
-                400, "invalid_request_error", f"the request body is not JSON: {exc}"
-            ) from None
-        if not isinstance(payload, dict) or "dag" not in payload:
-            raise _Refusal(
-                400,
-                "invalid_request_error",
-                'the request body must be {"dag": {...}}',
-            )
-        dag = payload["dag"]
-        nodes = dag.get("nodes") if isinstance(dag, dict) else None
-        if isinstance(nodes, list) and len(nodes) > self._max_nodes:
-            raise _Refusal(
-                400,
-                "invalid_request_error",
-                f"the graph has {len(nodes)} nodes; this server runs at most {self._max_nodes}",
-            )
-        return dag
+            body = await self._receive(request)
+            if len(body) <= _SMALL_BODY:
+                return decode_dag(body, limits)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._decoder, decode_dag, body, limits)
+        finally:
+            self._body_bytes -= reserved
 
-    async def _collect(self, events: AsyncIterator[Event]) -> web.Response:
+    async def _receive(self, request: web.Request) -> bytes:
+        deadline = receive_deadline(request, self._limits.receive_timeout)
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise _too_large(self._limits) from None
+        except TimeoutError:
+            raise Refusal(
+                408,
+                "invalid_request_error",
+                f"the request did not arrive within {self._limits.receive_timeout:g} s",
+                close=True,
+            ) from None
+
+    def _busy(self, why: str) -> Refusal:
+        retry_after = self._limits.retry_after
+        return Refusal(
+            429,
+            "rate_limit_error",
+            f"{why}; retry in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    async def _collect(self, events: AsyncGenerator[Event, None]) -> web.Response:
         """Run to the end and answer the graph result as JSON (the non-streaming API)."""
         run = self._start(_last_graph_result(events))
         try:
@@ -172,16 +210,16 @@ class _Compose:
         except asyncio.CancelledError:
             if _cancelling():
                 raise
-            raise _Refusal(503, "api_error", "the server is shutting down") from None
+            raise Refusal(503, "api_error", "the server is shutting down") from None
         except Exception:  # an engine bug: logged, and answered as JSON like every error
             _log.exception("the engine failed")
-            raise _Refusal(500, "api_error", "the engine failed") from None
+            raise Refusal(500, "api_error", "the engine failed") from None
         if result is None:
-            raise _Refusal(500, "api_error", "the run ended without a graph result")
+            raise Refusal(500, "api_error", "the run ended without a graph result")
         return web.Response(body=_json.encode(result.data), content_type="application/json")
 
     async def _stream(
-        self, request: web.Request, events: AsyncIterator[Event]
+        self, request: web.Request, events: AsyncGenerator[Event, None]
     ) -> web.StreamResponse:
         """Write the run's events as SSE, many to a write when the engine has many ready.
 
@@ -196,7 +234,7 @@ class _Compose:
             }
         )
         await response.prepare(request)
-        batch = _Batch()
+        batch = Batch()
         run = self._start(batch.fill(events))
         run.add_done_callback(batch.finish)
         try:
@@ -219,90 +257,21 @@ class _Compose:
         return task
 
 
-class _Batch:
-    """SSE bytes handed from the run to the response writer, coalesced into few writes.
-
-    A run can make many thousands of events a second, and the engine hands them over one loop
-    turn apart, so waking the writer per event would cost a loop turn and a ``send`` each. The
-    writer sends the first event of a burst at once, then at most one write per ``_WINDOW``
-    seconds (sooner when ``_FLUSH_SIZE`` bytes wait): everything made meanwhile goes in one
-    write. The run pauses while ``_MAX_PENDING`` bytes wait for a slow client.
-    """
-
-    def __init__(self) -> None:
-        self._chunks: list[bytes] = []
-        self._size = 0
-        self._done = False
-        self._last_write = -_WINDOW
-        self._wakeup: asyncio.Future[None] | None = None
-        self._room = asyncio.Event()
-        self._room.set()
-
-    async def fill(self, events: AsyncIterator[Event]) -> None:
-        """Producer: encode every event; the run's task."""
-        try:
-            async for event in events:
-                data = encode_sse(encode_event(event))
-                self._chunks.append(data)
-                self._size += len(data)
-                if len(self._chunks) == 1 or self._size >= _FLUSH_SIZE:
-                    self._wake()
-                if self._size >= _MAX_PENDING:
-                    self._room.clear()
-                    await self._room.wait()
-        finally:
-            await _aclose(events)
-
-    def finish(self, _run: object = None) -> None:
-        """The run is over (done, failed or cancelled, even before it started)."""
-        self._done = True
-        self._wake()
-
-    async def take(self) -> bytes:
-        """Consumer: everything encoded since the last take; empty once the run is over."""
-        loop = asyncio.get_running_loop()
-        while not self._done and self._size < _FLUSH_SIZE:
-            delay = None
-            if self._chunks:
-                delay = self._last_write + _WINDOW - loop.time()
-                if delay <= 0:
-                    break
-            self._wakeup = loop.create_future()
-            timer = loop.call_later(delay, self._wake) if delay is not None else None
-            try:
-                await self._wakeup
-            finally:
-                self._wakeup = None
-                if timer is not None:
-                    timer.cancel()
-        chunk = b"".join(self._chunks)
-        self._chunks.clear()
-        self._size = 0
-        self._room.set()
-        self._last_write = loop.time()
-        return chunk
-
-    def _wake(self) -> None:
-        if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)
+def _too_large(limits: ServerLimits) -> Refusal:
+    return Refusal(
+        413, "invalid_request_error", f"the request body exceeds {limits.max_body_size} bytes"
+    )
 
 
-async def _last_graph_result(events: AsyncIterator[Event]) -> GraphResult | None:
+async def _last_graph_result(events: AsyncGenerator[Event, None]) -> GraphResult | None:
     result = None
     try:
         async for event in events:
             if isinstance(event, GraphResult):
                 result = event
     finally:
-        await _aclose(events)
+        await events.aclose()  # cancels the run's node tasks
     return result
-
-
-async def _aclose(events: AsyncIterator[Event]) -> None:
-    """Close the engine's event generator, which cancels the run's node tasks."""
-    aclose = getattr(events, "aclose", None)
-    if aclose is not None:
-        await aclose()
 
 
 def _wants_stream(request: web.Request) -> bool:
@@ -315,20 +284,6 @@ def _wants_stream(request: web.Request) -> bool:
 def _cancelling() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
-
-
-class _Refusal(Exception):
-    """A request refused with ``status`` and a JSON ``{"type": ..., "message": ...}`` body."""
-
-    def __init__(self, status: int, type_: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.type = type_
-        self.message = message
-
-    def response(self) -> web.Response:
-        body = _json.encode({"type": self.type, "message": self.message})
-        return web.Response(status=self.status, body=body, content_type="application/json")
 
 
 async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:

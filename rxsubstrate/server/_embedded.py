@@ -1,25 +1,32 @@
 """The local server a ``Substrate()`` with no key or URL talks to: the app on a loopback port.
 
 It runs on a daemon thread with its own event loop, so it serves sync and async clients alike
-and never blocks the caller's loop.
+and never blocks the caller's loop. A loopback port is open to every process and user of the
+machine, so the server requires a key, by default a random one made for it alone, which its
+own client sends.
 """
 
 from __future__ import annotations
 
+import secrets
 import socket
 import threading
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
 from .._loop_thread import LoopThread
 from ._app import create_app
+from ._limits import ServerLimits
+from ._serving import serve_on
 
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["EmbeddedServer"]
+__all__ = ["EMBEDDED_LIMITS", "EmbeddedServer"]
+
+EMBEDDED_LIMITS: Final = ServerLimits(max_connections=512)
 
 
 class EmbeddedServer:
@@ -32,12 +39,22 @@ class EmbeddedServer:
     Args:
         engine: the engine to serve; default a new ``rxsubstrate.engine.Engine()``, made on
             ``start()``.
-        api_key: when set, requests must send ``Authorization: Bearer <api_key>``.
+        api_key: the key requests must send as ``Authorization: Bearer``; default a random one
+            (``secrets.token_urlsafe``), read from ``api_key``.
+        limits: the bounds on each request and connection; default ``EMBEDDED_LIMITS``, at
+            most 512 connections, which fits the common 1,024 file descriptors of a process.
     """
 
-    def __init__(self, engine: Engine | None = None, *, api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        *,
+        api_key: str | None = None,
+        limits: ServerLimits | None = None,
+    ) -> None:
         self._engine = engine
-        self._api_key = api_key
+        self._api_key = api_key or secrets.token_urlsafe(32)
+        self._limits = limits or EMBEDDED_LIMITS
         self._lock = threading.Lock()
         self._loop_thread = LoopThread(name="rxsubstrate-embedded-server")
         self._runner: web.AppRunner | None = None
@@ -47,6 +64,11 @@ class EmbeddedServer:
     def __repr__(self) -> str:
         state = "closed" if self._closed else (self._url or "not started")
         return f"EmbeddedServer({state})"
+
+    @property
+    def api_key(self) -> str:
+        """The key a client must send as ``Authorization: Bearer``; keep it out of logs."""
+        return self._api_key
 
     @property
     def url(self) -> str | None:
@@ -67,7 +89,7 @@ class EmbeddedServer:
             if self._url is None:
                 # Made here, not on the loop: loading the engine would stall it (and asyncio's
                 # debug mode, ``python -X dev``, reports any callback that slow).
-                app = create_app(self._engine, api_key=self._api_key)
+                app = create_app(self._engine, api_key=self._api_key, limits=self._limits)
                 self._runner, self._url = self._loop_thread.run(self._serve(app))
             return self._url
 
@@ -82,9 +104,7 @@ class EmbeddedServer:
         try:
             sock.bind(("127.0.0.1", 0))
             sock.listen(128)
-            runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
-            await runner.setup()
-            await web.SockSite(runner, sock).start()
+            runner = await serve_on(app, sock)
         except BaseException:
             sock.close()
             raise

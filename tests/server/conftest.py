@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
+from aiohttp import web
 
 from rxsubstrate.engine import Engine, NodeContext
-from rxsubstrate.server import create_app
+from rxsubstrate.server import create_app, serve_on
 
 Serve = Callable[..., Awaitable[str]]
 
@@ -53,18 +54,21 @@ def node(id: str, kind: str = "ComputeText", **args: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def serve() -> AsyncIterator[Serve]:
-    """``await serve(engine, **create_app_kwargs)`` -> the base URL of the app on 127.0.0.1."""
-    servers: list[TestServer] = []
+    """``await serve(engine, **create_app_kwargs)`` -> the base URL of the app on 127.0.0.1.
+
+    The app is served as ``rxsubstrate serve`` serves it (``serve_on``), on a port of its own.
+    """
+    runners: list[web.AppRunner] = []
 
     async def start(engine: Engine | None = None, **kwargs: Any) -> str:
-        server = TestServer(create_app(engine, **kwargs), host="127.0.0.1")
-        servers.append(server)
-        await server.start_server()
-        return str(server.make_url("")).rstrip("/")
+        sock = socket.create_server(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        runners.append(await serve_on(create_app(engine, **kwargs), sock))
+        return f"http://127.0.0.1:{port}"
 
     yield start
-    for server in servers:
-        await server.close()
+    for runner in runners:
+        await runner.cleanup()
 
 
 @pytest.fixture

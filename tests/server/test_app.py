@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestServer
 
 from rxsubstrate._events import Event, GraphResult, NodeDelta, NodeResult, decode_event
 from rxsubstrate._sse import SSEDecoder
-from rxsubstrate.engine import Engine, NodeContext
-from rxsubstrate.server import create_app
+from rxsubstrate.engine import Engine, NodeContext, Plan
+from rxsubstrate.server import ServerLimits, create_app
 
 from .conftest import Hang, Serve, dag, node
 
@@ -129,7 +129,7 @@ BAD_REQUESTS = {
 async def test_a_bad_request_is_refused_as_json_before_anything_streams(
     serve: Serve, session: aiohttp.ClientSession, body: bytes, streaming: bool
 ) -> None:
-    url = await serve(Engine(), max_nodes=2)
+    url = await serve(Engine(), limits=ServerLimits(max_nodes=2))
     headers = {"Content-Type": "application/json", **(STREAM if streaming else {})}
     async with session.post(f"{url}/compose", data=body, headers=headers) as response:
         assert response.status == 400
@@ -152,7 +152,7 @@ async def test_an_engine_refusal_names_the_problem(
 
 
 async def test_a_body_over_the_limit_gets_413(serve: Serve, session: aiohttp.ClientSession) -> None:
-    url = await serve(Engine(), max_body_size=1000)
+    url = await serve(Engine(), limits=ServerLimits(max_body_size=1000))
     big = {"dag": dag(node("a", prompt="x" * 2000))}
     async with session.post(f"{url}/compose", json=big) as response:
         assert response.status == 413
@@ -162,7 +162,8 @@ async def test_a_body_over_the_limit_gets_413(serve: Serve, session: aiohttp.Cli
         for _ in range(20):
             yield b" " * 100
 
-    async with session.post(f"{url}/compose", data=chunks()) as response:
+    headers = {"Content-Type": "application/json"}
+    async with session.post(f"{url}/compose", data=chunks(), headers=headers) as response:
         assert response.status == 413
         assert (await response.json())["type"] == "invalid_request_error"
 
@@ -261,3 +262,26 @@ async def test_a_client_going_away_cancels_its_json_run(
     await asyncio.wait_for(hang.cancelled.wait(), 5)
     with pytest.raises(asyncio.CancelledError):
         await request
+
+
+class FailingEngine(Engine):
+    """An engine with a bug: every run fails before its first event."""
+
+    def execute(self, plan: Plan) -> AsyncGenerator[Event, None]:
+        raise RuntimeError("a bug, with a secret path /home/user/.env in it")
+
+
+@pytest.mark.parametrize("streaming", [True, False], ids=["stream", "json"])
+async def test_a_server_bug_is_a_json_500_without_its_details(
+    serve: Serve, session: aiohttp.ClientSession, streaming: bool
+) -> None:
+    url = await serve(FailingEngine())
+    headers = STREAM if streaming else {}
+    async with session.post(
+        f"{url}/compose", json={"dag": dag(node("a"))}, headers=headers
+    ) as response:
+        assert response.status == 500
+        assert response.content_type == "application/json"
+        error = await response.json()
+    assert error["type"] == "api_error"
+    assert ".env" not in error["message"]

@@ -19,11 +19,14 @@ from .conftest import Hang, dag, node
 TIMEOUT = 10.0
 
 
-def post(url: str, graph: Any) -> Any:
+def post(server: EmbeddedServer, graph: Any) -> Any:
     request = urllib.request.Request(
-        f"{url}/compose",
+        f"{server.start()}/compose",
         data=json.dumps({"dag": graph}).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {server.api_key}",
+        },
     )
     with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
         return json.loads(response.read())
@@ -42,7 +45,7 @@ def test_start_serves_on_loopback_and_close_joins_the_thread() -> None:
 
     assert url.startswith("http://127.0.0.1:")
     assert server.start() == url
-    assert post(url, dag(node("a")))["data"]["a"]["text"]
+    assert post(server, dag(node("a")))["data"]["a"]["text"]
     server.close()
     server.close()
     assert server_threads() == before
@@ -52,9 +55,9 @@ def test_start_serves_on_loopback_and_close_joins_the_thread() -> None:
 
 def test_two_servers_run_side_by_side() -> None:
     with EmbeddedServer() as one, EmbeddedServer(Engine()) as two:
-        url_one, url_two = one.start(), two.start()
-        assert url_one != url_two
-        assert post(url_one, dag(node("a"))) == post(url_two, dag(node("a")))
+        assert one.start() != two.start()
+        assert one.api_key != two.api_key
+        assert post(one, dag(node("a"))) == post(two, dag(node("a")))
 
 
 def test_close_without_start_is_fine() -> None:
@@ -70,7 +73,12 @@ def test_close_cancels_a_run_in_flight() -> None:
     connection = http.client.HTTPConnection(where.hostname or "", where.port, timeout=TIMEOUT)
     try:
         body = json.dumps({"dag": dag(node("h", "Hang", x=1))})
-        connection.request("POST", "/compose", body, {"Accept": "text/event-stream"})
+        headers = {
+            "Accept": "text/event-stream",
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {server.api_key}",
+        }
+        connection.request("POST", "/compose", body, headers)
         response = connection.getresponse()
         assert b'"first"' in response.readline()
         assert hang.started.wait(TIMEOUT)
@@ -91,5 +99,10 @@ def test_close_cancels_a_run_in_flight() -> None:
 def test_the_server_package_exports_exactly_its_api() -> None:
     import rxsubstrate.server
 
-    assert rxsubstrate.server.__all__ == ["EmbeddedServer", "create_app"]
+    assert rxsubstrate.server.__all__ == [
+        "EmbeddedServer",
+        "ServerLimits",
+        "create_app",
+        "serve_on",
+    ]
     assert EmbeddedServer.__module__ == "rxsubstrate.server"

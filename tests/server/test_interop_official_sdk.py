@@ -23,14 +23,14 @@ from tests.test_events import json_values
 
 
 @pytest.fixture
-def url() -> Iterator[str]:
+def server() -> Iterator[EmbeddedServer]:
     with EmbeddedServer(Engine()) as server:
-        yield server.start()
+        yield server
 
 
 @pytest.fixture
-def client(url: str) -> Substrate:
-    return Substrate(api_key="local", base_url=url, timeout=10)
+def client(server: EmbeddedServer) -> Substrate:
+    return Substrate(api_key=server.api_key, base_url=server.start(), timeout=10)
 
 
 def two_nodes() -> tuple[Any, Any]:

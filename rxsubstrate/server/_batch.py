@@ -1,0 +1,108 @@
+"""``Batch``: a run's SSE bytes handed to the response writer, coalesced into few writes.
+
+A run can make many thousands of events a second, and the engine hands them over one loop turn
+apart, so waking the writer per event would cost a loop turn and a ``send`` each. The writer
+sends the first event of a burst at once, then at most one write per ``window`` seconds (sooner
+when ``flush_size`` bytes wait): everything made meanwhile goes in one write.
+
+Backpressure: the run pauses while ``max_pending`` bytes wait for the writer, and the writer
+waits for the socket (aiohttp's ``write`` drains), so a client that reads slowly or not at all
+holds at most ``max_pending`` bytes here plus the socket buffers, and the engine's own bounded
+queue stops the run's nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from typing import Final
+
+from .._events import Event, encode_event
+from .._sse import encode_sse
+
+__all__ = ["Batch"]
+
+WINDOW: Final = 0.001
+FLUSH_SIZE: Final = 64 * 1024
+MAX_PENDING: Final = 256 * 1024
+
+
+class Batch:
+    """One run's bytes between the producer (``fill``) and the consumer (``take``); one loop.
+
+    Args:
+        window: seconds between two writes of a burst.
+        flush_size: bytes that make the writer go before its window ends.
+        max_pending: bytes waiting that pause the producer until the next ``take``.
+    """
+
+    def __init__(
+        self,
+        *,
+        window: float = WINDOW,
+        flush_size: int = FLUSH_SIZE,
+        max_pending: int = MAX_PENDING,
+    ) -> None:
+        self._window = window
+        self._flush_size = flush_size
+        self._max_pending = max_pending
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._done = False
+        self._last_write = -window
+        self._wakeup: asyncio.Future[None] | None = None
+        self._room = asyncio.Event()
+        self._room.set()
+
+    @property
+    def pending(self) -> int:
+        """Bytes encoded and not yet taken."""
+        return self._size
+
+    async def fill(self, events: AsyncGenerator[Event, None]) -> None:
+        """Producer: encode every event of the run; closes ``events`` however it ends."""
+        try:
+            async for event in events:
+                data = encode_sse(encode_event(event))
+                self._chunks.append(data)
+                self._size += len(data)
+                if len(self._chunks) == 1 or self._size >= self._flush_size:
+                    self._wake()
+                if self._size >= self._max_pending:
+                    self._room.clear()
+                    await self._room.wait()
+        finally:
+            await events.aclose()  # cancels the run's node tasks
+
+    def finish(self, _run: object = None) -> None:
+        """The run is over (done, failed or cancelled, even before it started)."""
+        self._done = True
+        self._wake()
+
+    async def take(self) -> bytes:
+        """Consumer: everything encoded since the last take; empty once the run is over."""
+        loop = asyncio.get_running_loop()
+        while not self._done and self._size < self._flush_size:
+            delay = None
+            if self._chunks:
+                delay = self._last_write + self._window - loop.time()
+                if delay <= 0:
+                    break
+            self._wakeup = loop.create_future()
+            timer = loop.call_later(delay, self._wake) if delay is not None else None
+            try:
+                await self._wakeup
+            finally:
+                self._wakeup = None
+                if timer is not None:
+                    timer.cancel()
+        chunk = b"".join(self._chunks)
+        self._chunks.clear()
+        self._size = 0
+        self._room.set()
+        self._last_write = loop.time()
+        return chunk
+
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)

@@ -1,9 +1,13 @@
 """The ``rxsubstrate`` command: ``serve`` the local engine over HTTP, or run the ``demo``.
 
 ``rxsubstrate serve`` binds its socket before anything else, so with ``--port 0`` the port it
-prints is the one it serves; with ``--workers N`` the N worker processes share that socket and
-the kernel spreads connections over them. SIGINT or SIGTERM stops it gracefully: runs in flight
-are cancelled and their clients see the stream end early.
+prints is the one it serves; with ``--workers N`` the N worker processes share that socket, the
+kernel spreads connections over them, and a supervisor replaces a worker that dies or stops
+answering (``server._workers``). SIGINT or SIGTERM stops it gracefully: runs in flight are
+cancelled and their clients see the stream end early.
+
+The API key is best given in a file (``--api-key-file PATH``), on stdin (``--api-key-file -``)
+or in ``$RXSUBSTRATE_API_KEY``: every local user can read a process's arguments.
 """
 
 from __future__ import annotations
@@ -12,21 +16,22 @@ import argparse
 import asyncio
 import dataclasses
 import logging
-import multiprocessing
-import os
 import signal
 import socket
 import sys
-import threading
 from collections.abc import Sequence
+from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Final
+
+import msgspec
 
 if TYPE_CHECKING:
     from .engine import Engine
+    from .server import ServerLimits
 
 __all__ = ["main"]
 
-_SHUTDOWN_TIMEOUT: Final = 10.0
+_STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 _log = logging.getLogger("rxsubstrate.serve")
 
 
@@ -37,15 +42,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         if args.text_backend and not args.model:
             parser.error("--text-backend needs --model")
-        if args.workers < 1:
-            parser.error("--workers must be at least 1")
+        for name in ("workers", "worker_timeout", "shutdown_timeout"):
+            if getattr(args, name) <= 0:
+                parser.error(f"--{name.replace('_', '-')} must be > 0")
         if args.chunk_delay < 0:
             parser.error("--chunk-delay must be >= 0")
-        return _serve(_ServeOptions.from_args(args), args.host, args.port, args.workers)
+        try:
+            options = _ServeOptions.from_args(args)
+        except (OSError, ValueError) as exc:
+            parser.error(str(exc))
+        return _serve(options, args.host, args.port, args.workers, args.worker_timeout)
     return _demo(args.chunk_delay)
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .server._limits import ServerLimits, describe
+
     parser = argparse.ArgumentParser(
         prog="rxsubstrate", description="A local, Substrate-compatible graph engine."
     )
@@ -57,15 +69,54 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8787, help="port to bind; 0 picks a free one")
-    serve.add_argument(
+    key = serve.add_mutually_exclusive_group()
+    key.add_argument(
+        "--api-key-file",
+        metavar="PATH",
+        help="require 'Authorization: Bearer KEY', KEY being the first line of PATH ('-': of"
+        " stdin); default $RXSUBSTRATE_API_KEY, and with neither the server is open to anyone"
+        " who can reach it",
+    )
+    key.add_argument(
         "--api-key",
-        default=os.environ.get("RXSUBSTRATE_API_KEY"),
-        help="require 'Authorization: Bearer KEY' (default $RXSUBSTRATE_API_KEY; none: open)",
+        help="the key itself; discouraged, as every local user can read a process's arguments",
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name to accept on a loopback connection besides 127.0.0.1, localhost and"
+        " [::1] (a reverse proxy's public name); repeatable",
     )
     serve.add_argument(
         "--chunk-delay", type=float, default=0.0, help="seconds between a node's deltas"
     )
     serve.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    serve.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a worker's loop may go without a heartbeat before it is killed and"
+        " replaced (with --workers above 1; default 30)",
+    )
+    serve.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to finish runs in flight on SIGINT/SIGTERM before cancelling them"
+        " (default 10)",
+    )
+    limits = serve.add_argument_group(
+        "limits", "bounds on each client (rxsubstrate.server.ServerLimits)"
+    )
+    for field in msgspec.structs.fields(ServerLimits):
+        limits.add_argument(
+            f"--{field.name.replace('_', '-')}",
+            type=type(field.default),
+            metavar="N",
+            help=f"{describe(field)}; default {field.default}",
+        )
     serve.add_argument(
         "--text-backend",
         metavar="URL",
@@ -74,7 +125,6 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--model", help="the model name to ask the text backend for")
     serve.add_argument(
         "--text-backend-key",
-        default=os.environ.get("RXSUBSTRATE_TEXT_BACKEND_KEY"),
         help="the text backend's API key (default $RXSUBSTRATE_TEXT_BACKEND_KEY)",
     )
     demo = commands.add_parser(
@@ -93,6 +143,9 @@ class _ServeOptions:
     """What each worker process needs to build its app (picklable, for spawned workers)."""
 
     api_key: str | None
+    limits: ServerLimits
+    allowed_hosts: tuple[str, ...]
+    shutdown_timeout: float
     chunk_delay: float
     text_backend: str | None
     model: str | None
@@ -100,12 +153,33 @@ class _ServeOptions:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> _ServeOptions:
+        """The options; reads the key file (or stdin).
+
+        Raises:
+            OSError: the key file cannot be read.
+            ValueError: the key file is empty, or a limit is out of range.
+        """
+        import os
+
+        from .server import ServerLimits
+
+        api_key = args.api_key or os.environ.get("RXSUBSTRATE_API_KEY") or None
+        if args.api_key_file:
+            api_key = _read_key(args.api_key_file)
+        given = {
+            field.name: getattr(args, field.name)
+            for field in msgspec.structs.fields(ServerLimits)
+            if getattr(args, field.name) is not None
+        }
         return cls(
-            args.api_key or None,
+            api_key,
+            ServerLimits(**given),
+            tuple(args.allow_host),
+            args.shutdown_timeout,
             args.chunk_delay,
             args.text_backend,
             args.model,
-            args.text_backend_key or None,
+            args.text_backend_key or os.environ.get("RXSUBSTRATE_TEXT_BACKEND_KEY") or None,
         )
 
     def __repr__(self) -> str:  # keys stay out of logs and tracebacks
@@ -122,8 +196,29 @@ class _ServeOptions:
         return engine
 
 
-def _serve(options: _ServeOptions, host: str, port: int, workers: int) -> int:
+def _read_key(path: str) -> str:
+    """The first line of ``path`` ('-': stdin), stripped.
+
+    Raises:
+        OSError: it cannot be read.
+        ValueError: it holds no key.
+    """
+    if path == "-":
+        line = sys.stdin.readline()
+    else:
+        with open(path, encoding="utf-8") as file:
+            line = file.readline()
+    key = line.strip()
+    if not key:
+        raise ValueError(f"--api-key-file {path}: no key on its first line")
+    return key
+
+
+def _serve(options: _ServeOptions, host: str, port: int, workers: int, timeout: float) -> int:
+    from .server._connections import raise_fd_limit
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    raise_fd_limit(options.limits.max_connections)  # inherited by the workers
     try:
         sock = socket.create_server((host, port), backlog=1024)
     except OSError as exc:
@@ -140,71 +235,66 @@ def _serve(options: _ServeOptions, host: str, port: int, workers: int) -> int:
         if workers == 1:
             asyncio.run(_serve_socket(sock, options))
             return 0
-        return _supervise(sock, options, workers)
+        from .server._workers import supervise
+
+        return supervise(
+            sock,
+            _worker,
+            (options,),
+            workers=workers,
+            worker_timeout=timeout,
+            shutdown_timeout=options.shutdown_timeout,
+        )
 
 
-def _supervise(sock: socket.socket, options: _ServeOptions, workers: int) -> int:
-    """Start the workers on the shared socket; on SIGINT/SIGTERM stop them and wait."""
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
-    try:
-        context = multiprocessing.get_context("spawn")
-        children = [
-            context.Process(
-                target=_worker, args=(sock, options), name=f"rxsubstrate-worker-{i}", daemon=True
-            )
-            for i in range(workers)
-        ]
-        for child in children:
-            child.start()
-        while not stop.wait(0.5):
-            if not any(child.is_alive() for child in children):
-                _log.error("every worker exited; stopping")
-                return 1
-        for child in children:
-            if child.is_alive():
-                child.terminate()  # SIGTERM: the worker shuts down gracefully
-        for child in children:
-            child.join(_SHUTDOWN_TIMEOUT)
-            if child.is_alive():
-                child.kill()
-                child.join()
-        return 0
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _worker(sock: socket.socket, options: _ServeOptions) -> None:
-    """A worker process: serve on the socket the supervisor bound."""
+def _worker(
+    sock: socket.socket, beats: Connection, interval: float, options: _ServeOptions
+) -> None:
+    """A worker process: serve on the socket the supervisor bound, with a heartbeat."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(processName)s %(message)s")
     with sock:
-        asyncio.run(_serve_socket(sock, options))
+        asyncio.run(_serve_socket(sock, options, (beats, interval)))
 
 
-_STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+async def _serve_socket(
+    sock: socket.socket,
+    options: _ServeOptions,
+    heartbeat: tuple[Connection, float] | None = None,
+) -> None:
+    """Serve the app on a bound socket until SIGINT or SIGTERM, then shut down gracefully.
 
-
-async def _serve_socket(sock: socket.socket, options: _ServeOptions) -> None:
-    """Serve the app on a bound socket until SIGINT or SIGTERM, then shut down gracefully."""
-    from aiohttp import web
-
-    from .server import create_app
+    Args:
+        sock: the listening socket.
+        options: what to serve.
+        heartbeat: the supervisor's pipe and the interval to beat on it, in a worker.
+    """
+    from .server import create_app, serve_on
+    from .server._workers import Heartbeat
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in _STOP_SIGNALS:
         signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
-    runner = web.AppRunner(
-        create_app(options.engine(), api_key=options.api_key),
-        handler_cancellation=True,
-        shutdown_timeout=_SHUTDOWN_TIMEOUT,
+    app = create_app(
+        options.engine(),
+        api_key=options.api_key,
+        limits=options.limits,
+        allowed_hosts=options.allowed_hosts,
     )
-    await runner.setup()
+    runner = await serve_on(
+        app,
+        sock,
+        shutdown_timeout=options.shutdown_timeout,
+        access_log=logging.getLogger("aiohttp.access"),
+    )
+    beat = Heartbeat(*heartbeat, on_orphaned=stop.set) if heartbeat is not None else None
     try:
-        await web.SockSite(runner, sock).start()
+        if beat is not None:
+            beat.start()
         await stop.wait()
     finally:
+        if beat is not None:
+            beat.stop()
         await runner.cleanup()
 
 

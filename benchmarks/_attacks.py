@@ -22,9 +22,17 @@ from rxsubstrate._sse import SSEDecoder
 from tests.server.raw_http import PARTIAL_HEAD, request_head
 from tests.server.whole_run import check_whole
 
-__all__ = ["ATTACKS", "Attack", "AttackReport", "HonestReport", "Target", "honest_runs"]
+__all__ = [
+    "ATTACKS",
+    "Attack",
+    "AttackReport",
+    "HonestReport",
+    "Target",
+    "honest_runs",
+    "reference_run",
+]
 
-RUN_TIMEOUT: Final = 60.0
+RUN_TIMEOUT: Final = 20.0
 GRAPH: Final = {
     "nodes": [
         {
@@ -111,13 +119,25 @@ async def _one_run(
     return first, time.perf_counter() - started, events
 
 
-async def honest_runs(target: Target, concurrent: int, rounds: int) -> HonestReport:
+def _session() -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
+    return aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=RUN_TIMEOUT)
+    )
+
+
+async def reference_run(target: Target) -> list[Event]:
+    """One run's events, to check the others against (take it before any attack)."""
+    async with _session() as session:
+        return (await _one_run(session, target, None))[2]
+
+
+async def honest_runs(
+    target: Target, reference: list[Event], concurrent: int, rounds: int
+) -> HonestReport:
     """``rounds`` times, ``concurrent`` streaming runs at once, each checked against a reference."""
     report = HonestReport()
-    connector = aiohttp.TCPConnector(limit=0, force_close=True)
-    timeout = aiohttp.ClientTimeout(total=RUN_TIMEOUT)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        *_, reference = await _one_run(session, target, None)
+    async with _session() as session:
         for _ in range(rounds):
             outcomes = await asyncio.gather(
                 *(_one_run(session, target, reference) for _ in range(concurrent)),

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
-from ._attacks import ATTACKS, AttackReport, HonestReport, Target, honest_runs
+from ._attacks import ATTACKS, AttackReport, HonestReport, Target, honest_runs, reference_run
 from ._table import Section, machine, render
 
 ROOT: Final = Path(__file__).resolve().parents[1]
@@ -138,12 +138,13 @@ async def _beside(
 ) -> tuple[HonestReport, AttackReport]:
     stop = asyncio.Event()
     report = AttackReport()
+    reference = await reference_run(target)
     attack = None
     if attack_name is not None:
         attack = asyncio.create_task(ATTACKS[attack_name](target, stop, report))
         await asyncio.sleep(2.0)  # let its connections and first requests land
     try:
-        honest = await honest_runs(target, concurrent=50, rounds=rounds)
+        honest = await honest_runs(target, reference, concurrent=50, rounds=rounds)
     finally:
         stop.set()
         if attack is not None:
@@ -203,8 +204,9 @@ def load_section(source: Path, label: str, runs: int, flags: tuple[str, ...]) ->
         with ServerProcess(source, "--workers", str(workers), *flags) as server:
             if workers > 1:
                 server.wait_until_serving(workers)
+            reference = asyncio.run(reference_run(server.target))
             started = time.perf_counter()
-            honest = asyncio.run(honest_runs(server.target, concurrent=runs, rounds=1))
+            honest = asyncio.run(honest_runs(server.target, reference, concurrent=runs, rounds=1))
             wall = time.perf_counter() - started
             rss = server.peak_rss_mb()
             served_by = Counter(

@@ -58,33 +58,39 @@ def check_shape(body: bytes, *, max_depth: int, max_values: int) -> None:
     Raises:
         Refusal: a 400 ``invalid_request_error``.
     """
-    # Upper bounds first: most bodies stop here after three counts.
+    # Upper bounds first (strings may hold these bytes too): most bodies stop here.
     brackets = body.count(b"[") + body.count(b"{")
     if brackets <= max_depth and brackets + body.count(b",") < max_values:
         return
-    structure = _structure(body)
-    # A value is the root, the first item of a non-empty container, or follows a comma.
-    containers = structure.count(b"[")
-    if containers + structure.count(b",") + 1 > max_values:
+    structure = _structure(body, max_values)
+    if structure is None:
         raise _invalid(f"the request body holds more than {max_values} JSON values")
+    containers = structure.count(b"[")
     if containers > max_depth and _deeper_than(structure.replace(b",", b""), max_depth):
         raise _invalid(f"the request body nests arrays and objects deeper than {max_depth} levels")
 
 
-def _structure(body: bytes) -> bytes:
-    """The brackets (all made square) and commas of ``body`` outside its strings.
+def _structure(body: bytes, max_values: int) -> bytes | None:
+    """The brackets (all made square) and commas of ``body`` outside its strings; None as soon
+    as they make more than ``max_values`` values.
 
     Escaped backslashes go first, so every ``\\"`` left is an escaped quote; without them, a
     string is plain ``"..."`` and splitting on quotes alternates outside, inside, outside. The
-    body goes in chunks so that no single call holds the GIL for long.
+    body goes in chunks so that no single call holds the GIL for long, and a body far over the
+    limit is refused after its first chunks.
     """
-    text = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    text = body.replace(b"\\\\", b"").replace(b'\\"', b"") if b"\\" in body else body
     parts: list[bytes] = []
     inside = False
+    values = 1  # a value is the root, the first item of a non-empty container, or follows a comma
     for start in range(0, len(text), _CHUNK):
         pieces = text[start : start + _CHUNK].split(b'"')
         outside = b"".join(pieces[1 if inside else 0 :: 2])
-        parts.append(outside.translate(_AS_SQUARE, _NOT_STRUCTURE))
+        structure = outside.translate(_AS_SQUARE, _NOT_STRUCTURE)
+        values += len(structure) - structure.count(b"]")
+        if values > max_values:
+            return None
+        parts.append(structure)
         inside ^= len(pieces) % 2 == 0
     return b"".join(parts)
 

@@ -64,8 +64,12 @@ class ServerLimits(msgspec.Struct, frozen=True, kw_only=True):
         ),
     ] = 30.0
     keepalive_timeout: Annotated[
-        float, _limit("seconds an idle keep-alive connection is kept open")
-    ] = 15.0
+        float,
+        _limit(
+            "seconds an idle keep-alive connection is kept open (at most receive_timeout);"
+            " longer than clients keep theirs (aiohttp's 15 s), so they close first"
+        ),
+    ] = 30.0
     max_line_size: Annotated[int, _limit("longest request line, in bytes")] = 8190
     max_field_size: Annotated[int, _limit("longest header line, in bytes")] = 8190
     max_headers: Annotated[int, _limit("most header lines in a request")] = 64

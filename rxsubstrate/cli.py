@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import signal
 import socket
 import sys
@@ -159,8 +160,6 @@ class _ServeOptions:
             OSError: the key file cannot be read.
             ValueError: the key file is empty, or a limit is out of range.
         """
-        import os
-
         from .server import ServerLimits
 
         api_key = args.api_key or os.environ.get("RXSUBSTRATE_API_KEY") or None

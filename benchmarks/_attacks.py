@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import aiohttp
 
-from rxsubstrate._events import Event, decode_batch
+from rxsubstrate._events import Event, decode_event
 from rxsubstrate._sse import SSEDecoder
 from tests.server.raw_http import PARTIAL_HEAD, request_head
 from tests.server.whole_run import check_whole
@@ -110,7 +110,7 @@ async def _one_run(
         if response.status != 200:
             raise RuntimeError(f"HTTP {response.status}")
         async for chunk in response.content.iter_any():
-            batch = decode_batch(decoder.feed_data(chunk))
+            batch = [decode_event(payload) for payload in decoder.feed_data(chunk)]
             if batch and not first:
                 first = time.perf_counter() - started
             events.extend(batch)

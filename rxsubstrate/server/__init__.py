@@ -6,6 +6,7 @@ explicitly (``from rxsubstrate.server import create_app``); ``import rxsubstrate
 it.
 """
 
+from .._public import publish
 from ._app import create_app
 from ._embedded import EmbeddedServer
 from ._limits import ServerLimits
@@ -13,5 +14,4 @@ from ._serving import serve_on
 
 __all__ = ["EmbeddedServer", "ServerLimits", "create_app", "serve_on"]
 
-for _name in __all__:
-    globals()[_name].__module__ = "rxsubstrate.server"
+publish(globals())

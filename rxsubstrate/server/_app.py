@@ -33,6 +33,7 @@ import msgspec
 from aiohttp import web
 
 from .._events import Event, GraphResult
+from .._wire import REQUEST_ID_HEADER, STREAMING_HEADER
 from ._access import check_host, check_key
 from ._batch import Batch
 from ._body import decode_dag
@@ -49,7 +50,6 @@ __all__ = ["LIMITS", "create_app"]
 # is not counted against max_body_bytes (max_runs of them are a few MiB at most), so that large
 # bodies trickled in can hold up other large bodies but never the usual small requests.
 _SMALL_BODY: Final = 64 * 1024
-_REQUEST_ID_HEADER: Final = "x-substrate-request-id"
 _WELL_FORMED_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 T = TypeVar("T")
@@ -277,7 +277,7 @@ async def _last_graph_result(events: AsyncGenerator[Event, None]) -> GraphResult
 def _wants_stream(request: web.Request) -> bool:
     return (
         "text/event-stream" in request.headers.get("Accept", "")
-        or request.headers.get("X-Substrate-Streaming", "") == "1"
+        or request.headers.get(STREAMING_HEADER, "") == "1"
     )
 
 
@@ -287,9 +287,9 @@ def _cancelling() -> bool:
 
 
 async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:
-    sent = request.headers.get(_REQUEST_ID_HEADER, "")
+    sent = request.headers.get(REQUEST_ID_HEADER, "")
     request_id = sent if _WELL_FORMED_ID.fullmatch(sent) else uuid.uuid4().hex
-    response.headers[_REQUEST_ID_HEADER] = request_id
+    response.headers[REQUEST_ID_HEADER] = request_id
 
 
 async def _cancel_runs(app: web.Application) -> None:

@@ -59,7 +59,7 @@ def test_substrate_sends_its_embedded_servers_key_and_shows_it_nowhere(
     monkeypatch.delenv("SUBSTRATE_BASE_URL", raising=False)
     with Substrate() as client:
         result = client.run(dag(node("a")))
-        embedded = client._embedded
+        embedded = client._life.embedded
         assert embedded is not None
         key = embedded.api_key
         shown = [repr(client), str(client), repr(embedded), repr(client._transport())]

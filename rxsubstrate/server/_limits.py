@@ -21,11 +21,11 @@ class ServerLimits(msgspec.Struct, frozen=True, kw_only=True):
     """The bounds ``create_app`` and ``rxsubstrate serve`` put on each client.
 
     Every field must be positive; a request over a bound is refused with a JSON error
-    (``{"type": ..., "message": ...}``) before any node runs.
+    (``{"type": ..., "message": ...}``) before any node runs. What one graph may hold (nodes,
+    futures, edges) is the engine's to bound: ``rxsubstrate.engine.Limits``.
     """
 
     max_body_size: Annotated[int, _limit("largest request body, in bytes (413 beyond)")] = 8 * MiB
-    max_nodes: Annotated[int, _limit("most nodes in one graph (400 beyond)")] = 1000
     max_json_depth: Annotated[
         int, _limit("deepest nesting of arrays and objects in a request body (400 beyond)")
     ] = 64

@@ -3,7 +3,8 @@
 ``Refusal`` is raised by the handlers and middlewares; ``json_errors``, the outermost middleware,
 turns it (and aiohttp's own ``HTTPException``s: 404, 405, 413, ...) into the JSON answer. Every
 message is cut to ``MAX_MESSAGE`` characters here, where the server writes it, because messages
-quote what the client sent (a node id, an argument) and a client may send megabytes of it.
+quote what the client sent (a node id, an argument) and a client may send megabytes of it; the
+cut is the engine's ``clip``, which also cuts each piece of input the engine's messages quote.
 """
 
 from __future__ import annotations
@@ -16,18 +17,13 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-__all__ = ["MAX_MESSAGE", "Refusal", "bounded", "json_errors"]
+from ..engine._messages import clip
+
+__all__ = ["MAX_MESSAGE", "Refusal", "json_errors"]
 
 MAX_MESSAGE: Final = 1000
 _json: Final = msgspec.json.Encoder()
 _log = logging.getLogger("rxsubstrate.server")
-
-
-def bounded(message: str) -> str:
-    """``message``, cut to ``MAX_MESSAGE`` characters with a note of how much was left out."""
-    if len(message) <= MAX_MESSAGE:
-        return message
-    return f"{message[:MAX_MESSAGE]}... ({len(message) - MAX_MESSAGE} more characters)"
 
 
 class Refusal(Exception):
@@ -50,7 +46,7 @@ class Refusal(Exception):
         headers: Mapping[str, str] | None = None,
         close: bool = False,
     ) -> None:
-        self.message = bounded(message)
+        self.message = clip(message, MAX_MESSAGE)
         super().__init__(self.message)
         self.status = status
         self.type = type_

@@ -174,12 +174,12 @@ def test_an_empty_key_file_is_a_usage_error(
 
 
 def test_limits_are_flags(serve_cli: Any) -> None:
-    served = serve_cli("--max-nodes", "1")
+    served = serve_cli("--max-json-depth", "3")
 
-    status, error = served.post(dag(node("a"), node("b")))
+    status, error = served.post(dag(node("a")))  # {dag {nodes [{args ... is 4 deep
 
     assert status == 400
-    assert "at most 1" in error["message"]
+    assert "deeper than 3 levels" in error["message"]
     assert served.stop(signal.SIGTERM) == 0
 
 

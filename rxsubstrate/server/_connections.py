@@ -175,13 +175,21 @@ class _Connection(asyncio.Protocol):
 
 @web.middleware
 async def track_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Tell the request's connection (when a guard serves it) when its requests start and end."""
+    """Tell the request's connection (when a guard serves it) when its requests start and end.
+
+    A request ends once its whole answer is sent: the answer is written here (aiohttp would
+    write it after the middlewares return; writing it twice is a no-op), so a client slow to
+    read a large JSON answer is not timed, or closed to make room, as an idle connection.
+    """
     connection = _connection(request)
     if connection is None:
         return await handler(request)
     connection.request_arrived()
     try:
-        return await handler(request)
+        response = await handler(request)
+        await response.prepare(request)
+        await response.write_eof()
+        return response
     finally:
         connection.wait_for_request()
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from rxsubstrate.engine import Engine
+from rxsubstrate.engine import Engine, NodeContext
 from rxsubstrate.server import ServerLimits
 
 from .conftest import Hang, Serve, dag, node
@@ -83,6 +84,26 @@ async def test_a_keep_alive_connection_gets_a_new_deadline_per_request(serve: Se
             async with session.post(f"{url}/compose", json={"dag": dag(node("a"))}) as response:
                 assert response.status == 200
                 await response.read()
+
+
+async def test_a_client_slow_to_read_a_large_answer_gets_all_of_it(serve: Serve) -> None:
+    async def big(args: dict[str, Any], context: NodeContext) -> dict[str, Any]:
+        return {"text": "x" * 20_000_000}
+
+    engine = Engine()
+    engine.register("Big", big)
+    url = await serve(engine, limits=QUICK)
+    graph = json.dumps({"dag": dag(node("b", "Big", x=1))}).encode()
+    reader, writer = await connect(url)
+    try:
+        writer.write(request_head(len(graph)) + graph)
+        await asyncio.sleep(1.0)  # a slow reader: longer than the receive timeout, reading nothing
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        body = await asyncio.wait_for(reader.readexactly(length), TIMEOUT)
+    finally:
+        writer.close()
+    assert len(json.loads(body)["data"]["b"]["text"]) == 20_000_000
 
 
 async def test_a_new_connection_over_the_limit_closes_the_longest_idle_one(serve: Serve) -> None:

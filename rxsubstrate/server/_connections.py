@@ -20,6 +20,7 @@ each handler.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import resource
 import socket
@@ -187,8 +188,9 @@ async def track_requests(request: web.Request, handler: Handler) -> web.StreamRe
     connection.request_arrived()
     try:
         response = await handler(request)
-        await response.prepare(request)
-        await response.write_eof()
+        with contextlib.suppress(ConnectionError):  # the client left: aiohttp sees to it next
+            await response.prepare(request)
+            await response.write_eof()
         return response
     finally:
         connection.wait_for_request()

@@ -89,10 +89,10 @@ def both_iter_events(url: str) -> tuple[list[str], list[str], list[str]]:
     return sdk, mine, mine_async
 
 
-def test_iter_events_are_the_sdks_bytes_for_a_real_run(url: str) -> None:
+def test_iter_events_are_the_sdks_bytes_for_a_real_run(client: Substrate) -> None:
     a, b = two_nodes()
     m = MultiComputeText(prompt="three ideas, naïvely – 🙂", num_choices=2, max_tokens=4)
-    recorded = [e.data for e in Substrate(api_key="x", base_url=url).stream(a, b, m).iter()]
+    recorded = [e.data for e in client.stream(a, b, m).iter()]
     with ReplayServer(Reply([sse(*(msgspec.json.encode(e) for e in recorded))])) as server:
         sdk, mine, mine_async = both_iter_events(server.url)
     assert mine == sdk

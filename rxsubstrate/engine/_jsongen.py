@@ -23,9 +23,9 @@ from typing import Any, Final
 import msgspec
 
 from .._errors import InvalidNodeArgs
+from .._quote import clip
 from .._wire import array_item
 from ._budget import Budget, Walk, finish
-from ._messages import clip
 from ._schema import integer_keyword, number_keyword
 from ._schema_graph import SchemaGraph
 from ._text import TextGenerator, seed_of, split_tokens

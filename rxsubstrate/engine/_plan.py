@@ -26,6 +26,7 @@ from typing import Any, Final
 import msgspec
 
 from .._errors import GraphInvalid
+from .._quote import clip
 from ._dag import (
     Concat,
     Dag,
@@ -39,7 +40,6 @@ from ._dag import (
 from ._impl import NodeImpl
 from ._jsongen import schema_problem
 from ._limits import Limits
-from ._messages import clip
 from ._openapi import input_schema, known_kinds, load_openapi
 from ._schema import SchemaChecker, resolve_ref
 

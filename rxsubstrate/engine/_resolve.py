@@ -31,6 +31,7 @@ from typing import Any, Final
 import msgspec
 
 from .._errors import GraphInvalid, InvalidNodeArgs
+from .._quote import clip, describe
 from ._budget import Budget, OverBudget
 from ._dag import (
     Concat,
@@ -44,7 +45,6 @@ from ._dag import (
     placeholder_id,
     placeholders,
 )
-from ._messages import clip, describe
 from ._sandbox import Sandbox
 from ._sandbox_worker import Op, Reply
 

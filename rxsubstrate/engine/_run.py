@@ -30,9 +30,9 @@ import msgspec
 from .._errors import InvalidNodeArgs
 from .._events import ErrorData, Event, GraphResult, NodeDelta, NodeError, NodeResult
 from .._output_builder import OutputBuilder
+from .._quote import clip
 from ._cache import ResultCache
 from ._impl import NodeContext
-from ._messages import clip
 from ._plan import Plan, PlannedNode, Schedule, args_problem
 from ._resolve import Resolver
 from ._sandbox import Sandbox

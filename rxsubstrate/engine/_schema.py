@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final, NamedTuple
 
-from ._messages import clip, describe
+from .._quote import clip, describe
 
 __all__ = [
     "Problem",

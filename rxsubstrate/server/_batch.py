@@ -17,8 +17,8 @@ import asyncio
 from collections.abc import AsyncGenerator
 from typing import Final
 
-from .._events import Event, encode_event
-from .._sse import encode_sse
+from .._events import Event
+from .._sse_writer import wire_sse
 
 __all__ = ["Batch"]
 
@@ -63,7 +63,7 @@ class Batch:
         """Producer: encode every event of the run; closes ``events`` however it ends."""
         try:
             async for event in events:
-                data = encode_sse(encode_event(event))
+                data = wire_sse(event)
                 self._chunks.append(data)
                 self._size += len(data)
                 if len(self._chunks) == 1 or self._size >= self._flush_size:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
+from .._errors import ServerClosed, WouldDeadlock
 from .._loop_thread import LoopThread
 from ._app import create_app
 from ._limits import ServerLimits
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["EMBEDDED_LIMITS", "EmbeddedServer"]
 
 EMBEDDED_LIMITS: Final = ServerLimits(max_connections=512)
+
+_CLOSED: Final = "this EmbeddedServer is closed; create a new one"
 
 
 class EmbeddedServer:
@@ -56,7 +59,9 @@ class EmbeddedServer:
         self._api_key = api_key or secrets.token_urlsafe(32)
         self._limits = limits or EMBEDDED_LIMITS
         self._lock = threading.Lock()
-        self._loop_thread = LoopThread(name="rxsubstrate-embedded-server")
+        self._loop_thread = LoopThread(
+            name="rxsubstrate-embedded-server", closed_error=lambda: ServerClosed(_CLOSED)
+        )
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._closed = False
@@ -81,11 +86,11 @@ class EmbeddedServer:
         Returns once the port accepts connections.
 
         Raises:
-            RuntimeError: the server was closed.
+            ServerClosed: the server was closed.
         """
         with self._lock:
             if self._closed:
-                raise RuntimeError("this EmbeddedServer is closed; create a new one")
+                raise ServerClosed(_CLOSED)
             if self._url is None:
                 # Made here, not on the loop: loading the engine would stall it (and asyncio's
                 # debug mode, ``python -X dev``, reports any callback that slow).
@@ -115,10 +120,10 @@ class EmbeddedServer:
         """Cancel the runs in flight, stop serving and join the thread (idempotent).
 
         Raises:
-            RuntimeError: called from a request handler running on this server's own thread.
+            WouldDeadlock: called from a request handler running on this server's own thread.
         """
         if self._loop_thread.in_loop_thread():
-            raise RuntimeError("close() the EmbeddedServer from another thread than its own")
+            raise WouldDeadlock("close() the EmbeddedServer from another thread than its own")
         with self._lock:
             self._closed = True
             runner, self._runner, self._url = self._runner, None, None

@@ -17,7 +17,7 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ..engine._messages import clip
+from .._quote import clip
 
 __all__ = ["MAX_MESSAGE", "Refusal", "json_errors"]
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from rxsubstrate import ServerClosed
 from rxsubstrate.engine import Engine
 from rxsubstrate.server import EmbeddedServer
 
@@ -49,7 +50,7 @@ def test_start_serves_on_loopback_and_close_joins_the_thread() -> None:
     server.close()
     server.close()
     assert server_threads() == before
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(ServerClosed, match="closed"):
         server.start()
 
 

@@ -1,4 +1,4 @@
-"""How client input appears in the engine's error messages: cut short.
+"""How client input appears in error messages, the engine's and the server's: cut short.
 
 A graph is a stranger's, and its ids, argument names and values come back in the messages that
 refuse it; a 5 MB node id must not come back whole, once or twice. Every message that quotes

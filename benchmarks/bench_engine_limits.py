@@ -138,11 +138,14 @@ def attacks(quick: bool) -> dict[str, tuple[dict[str, Any], bool, dict[str, int]
 def _engine(raised: dict[str, int]) -> Any:
     from rxsubstrate.engine import Engine
 
-    try:
-        from rxsubstrate.engine import Limits
-    except ImportError:  # a checkout from before Limits: its defaults are its only settings
-        return Engine()
-    return Engine(limits=Limits(**raised))
+    import rxsubstrate.engine
+
+    # Checkouts name it EngineLimits, or Limits (before the rename), or have none (before
+    # limits existed: their defaults are their only settings).
+    limits = getattr(rxsubstrate.engine, "EngineLimits", None) or getattr(
+        rxsubstrate.engine, "Limits", None
+    )
+    return Engine() if limits is None else Engine(limits=limits(**raised))
 
 
 async def _attack(

@@ -24,7 +24,7 @@ from .._errors import GraphInvalid, InvalidNodeArgs, SandboxFailed
 from .._public import publish
 from ._engine import Engine
 from ._impl import NodeContext, NodeImpl, ResultNodeImpl, StreamingNodeImpl
-from ._limits import DirectiveLimits, Limits
+from ._limits import DirectiveLimits, EngineLimits
 from ._openai import OpenAITextBackend
 from ._plan import Plan
 from ._text import TextGenerator, generate_text
@@ -32,9 +32,9 @@ from ._text import TextGenerator, generate_text
 __all__ = [
     "DirectiveLimits",
     "Engine",
+    "EngineLimits",
     "GraphInvalid",
     "InvalidNodeArgs",
-    "Limits",
     "NodeContext",
     "NodeImpl",
     "OpenAITextBackend",

@@ -5,10 +5,10 @@ give the same text), JSON from ``json_schema`` (see ``_jsongen``). Streaming nod
 per token; nodes with several choices interleave them round-robin, as ``array.item`` deltas.
 ``RunPython`` is refused with a node error: the engine never unpickles code.
 
-Nothing here holds the loop for long: JSON is built on a budget (``Limits.json_steps`` and
+Nothing here holds the loop for long: JSON is built on a budget (``EngineLimits.json_steps`` and
 ``json_bytes`` per node, over all its choices or prompts) by a walk that pauses every few hundred
 steps, and the batch nodes give the loop a turn between prompts (their count is capped by
-``Limits.max_batch_prompts`` when the arguments are checked).
+``EngineLimits.max_batch_prompts`` when the arguments are checked).
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from ._budget import Budget, drive
 from ._impl import NodeContext, NodeImpl
 from ._jsongen import JsonGenerator, delta_chunks
 from ._kinds import MODEL_NODES, choice_count
-from ._limits import Limits
+from ._limits import EngineLimits
 from ._text import DEFAULT_MAX_TOKENS, TextGenerator, seed_of
 
 __all__ = ["builtin_impls"]
 
 
-def builtin_impls(text: TextGenerator, limits: Limits) -> dict[str, NodeImpl]:
+def builtin_impls(text: TextGenerator, limits: EngineLimits) -> dict[str, NodeImpl]:
     """Every built-in node kind's implementation, generating text with ``text``."""
     nodes = _Builtins(text, limits)
     impls: dict[str, NodeImpl] = {
@@ -71,7 +71,7 @@ async def _if(args: dict[str, Any], context: NodeContext) -> dict[str, Any]:
 
 
 class _Builtins:
-    def __init__(self, text: TextGenerator, limits: Limits) -> None:
+    def __init__(self, text: TextGenerator, limits: EngineLimits) -> None:
         self._text = text
         self._limits = limits
 

@@ -16,7 +16,7 @@ from .._events import Event
 from ._builtins import builtin_impls
 from ._cache import ResultCache
 from ._impl import NodeImpl
-from ._limits import DirectiveLimits, Limits
+from ._limits import DirectiveLimits, EngineLimits
 from ._plan import Plan, build_plan
 from ._resolve import check_literals, check_literals_async
 from ._run import run_plan
@@ -65,13 +65,13 @@ class Engine:
         *,
         chunk_delay: float = 0.0,
         text_generator: TextGenerator = generate_text,
-        limits: Limits | None = None,
+        limits: EngineLimits | None = None,
         directive_limits: DirectiveLimits | None = None,
     ) -> None:
         if chunk_delay < 0:
             raise ValueError(f"chunk_delay must be >= 0, got {chunk_delay}")
         self._chunk_delay = chunk_delay
-        self.limits = Limits() if limits is None else limits
+        self.limits = EngineLimits() if limits is None else limits
         self._impls: dict[str, NodeImpl] = builtin_impls(text_generator, self.limits)
         self._cache = ResultCache(entries=self.limits.cache_entries, size=self.limits.cache_bytes)
         self._sandbox = Sandbox(directive_limits or DirectiveLimits())

@@ -1,5 +1,5 @@
-"""``Limits``: what one graph may ask of an ``Engine``, checked before it runs or while it runs;
-``DirectiveLimits``: what each of its directives may cost.
+"""``EngineLimits``: what one graph may ask of an ``Engine``, checked before it runs or while it
+runs; ``DirectiveLimits``: what each of its directives may cost.
 
 A graph is a program from a stranger: its size is bounded before anything runs (``prepare``
 answers ``GraphInvalid``), and what its nodes and directives build is bounded while they build it
@@ -12,13 +12,13 @@ import dataclasses
 import math
 from typing import Final
 
-__all__ = ["DirectiveLimits", "Limits"]
+__all__ = ["DirectiveLimits", "EngineLimits"]
 
 _MIB: Final = 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Limits:
+class EngineLimits:
     """Bounds on one graph and its run; every field must be a positive integer.
 
     Attributes:
@@ -38,7 +38,7 @@ class Limits:
         cache_bytes: bytes of JSON kept by the engine's cache.
 
     Example:
-        >>> engine = Engine(limits=Limits(max_nodes=100, max_running_nodes=8))
+        >>> engine = Engine(limits=EngineLimits(max_nodes=100, max_running_nodes=8))
     """
 
     max_nodes: int = 1000
@@ -57,7 +57,9 @@ class Limits:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if type(value) is not int or value < 1:
-                raise ValueError(f"Limits.{field.name} must be a positive integer, got {value!r}")
+                raise ValueError(
+                    f"EngineLimits.{field.name} must be a positive integer, got {value!r}"
+                )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """Validating a serialized graph into a ``Plan``: every check happens here, before anything runs.
 
 A graph is rejected (``GraphInvalid``) when it is not an object with a ``nodes`` list, has more
-nodes, futures or edges than the engine's ``Limits``, has a malformed node, edge, future or
+nodes, futures or edges than the engine's ``EngineLimits``, has a malformed node, edge, future or
 directive, repeats a node or future id, names a missing node or future, has a cycle or a chain of
 futures deeper than the limit, uses a node kind the reference does not know, passes arguments that
 break the kind's input schema (or a ``json_schema`` no finite value satisfies), or uses a kind
@@ -39,7 +39,7 @@ from ._dag import (
 )
 from ._impl import NodeImpl
 from ._jsongen import schema_problem
-from ._limits import Limits
+from ._limits import EngineLimits
 from ._openapi import input_schema, known_kinds, load_openapi
 from ._schema import SchemaChecker, resolve_ref
 
@@ -113,7 +113,7 @@ class Plan:
     schedule: Schedule
 
 
-def build_plan(raw: Any, impls: Mapping[str, NodeImpl], limits: Limits) -> Plan:
+def build_plan(raw: Any, impls: Mapping[str, NodeImpl], limits: EngineLimits) -> Plan:
     """Validate a serialized graph and index what each node and future waits for.
 
     Args:
@@ -142,7 +142,7 @@ def build_plan(raw: Any, impls: Mapping[str, NodeImpl], limits: Limits) -> Plan:
     return Plan(nodes=planned, futures=futures, schedule=graph.schedule())
 
 
-def _decode(raw: Any, limits: Limits) -> Dag:
+def _decode(raw: Any, limits: EngineLimits) -> Dag:
     if not isinstance(raw, dict):
         raise GraphInvalid(f"the graph must be a JSON object, got {type(raw).__name__}")
     if not isinstance(raw.get("nodes"), list):
@@ -316,7 +316,7 @@ def _refuse_placeholders_in_concat(future_id: str, directive: Directive) -> None
             )
 
 
-def _plan_node(node: NodeSpec, impls: Mapping[str, NodeImpl], limits: Limits) -> PlannedNode:
+def _plan_node(node: NodeSpec, impls: Mapping[str, NodeImpl], limits: EngineLimits) -> PlannedNode:
     schema: Mapping[str, Any] | None = input_schema(node.node)
     args, options_in_args = node.args, dict[str, Any]()
     if schema is not None:
@@ -375,7 +375,7 @@ def _known_args(
     return args, in_args
 
 
-def _options(node: NodeSpec, in_args: Mapping[str, Any], limits: Limits) -> NodeOptions:
+def _options(node: NodeSpec, in_args: Mapping[str, Any], limits: EngineLimits) -> NodeOptions:
     """The node's options, from its own fields (``_cache_age``) or else from its arguments."""
     given: dict[str, Any] = {
         "cache_age": node.cache_age,
@@ -416,7 +416,7 @@ def _options(node: NodeSpec, in_args: Mapping[str, Any], limits: Limits) -> Node
 
 
 def _with_local_bounds(
-    schema: Mapping[str, Any], properties: Mapping[str, Any], limits: Limits
+    schema: Mapping[str, Any], properties: Mapping[str, Any], limits: EngineLimits
 ) -> Mapping[str, Any]:
     """The kind's schema with the bounds this engine adds where the reference sets none.
 
@@ -435,7 +435,7 @@ def _check_args(node_id: str, args: Mapping[str, Any], schema: Mapping[str, Any]
 
 
 def _check_json_schema(
-    node_id: str, args: Mapping[str, Any], properties: Mapping[str, Any], limits: Limits
+    node_id: str, args: Mapping[str, Any], properties: Mapping[str, Any], limits: EngineLimits
 ) -> None:
     """A literal ``json_schema`` no finite value satisfies is refused now, not mid-run."""
     json_schema = args.get("json_schema")

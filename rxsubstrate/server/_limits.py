@@ -22,7 +22,7 @@ class ServerLimits(msgspec.Struct, frozen=True, kw_only=True):
 
     Every field must be positive; a request over a bound is refused with a JSON error
     (``{"type": ..., "message": ...}``) before any node runs. What one graph may hold (nodes,
-    futures, edges) is the engine's to bound: ``rxsubstrate.engine.Limits``.
+    futures, edges) is the engine's to bound: ``rxsubstrate.engine.EngineLimits``.
     """
 
     max_body_size: Annotated[int, _limit("largest request body, in bytes (413 beyond)")] = 8 * MiB

@@ -12,7 +12,7 @@ import pytest
 from substrate import Box, ComputeText
 
 from rxsubstrate import ErrorData, Event, GraphResult, NodeDelta, NodeError, NodeResult
-from rxsubstrate.engine import Engine, InvalidNodeArgs, Limits, NodeContext
+from rxsubstrate.engine import Engine, EngineLimits, InvalidNodeArgs, NodeContext
 
 from .graphs import graph, node, ref, run, serialize, trace
 
@@ -375,7 +375,7 @@ async def test_a_node_with_one_failed_and_one_later_dependency_fails_once() -> N
 
 async def test_a_run_keeps_at_most_max_running_nodes_and_starts_more_as_they_finish() -> None:
     # Before, every ready node started at once (30 clients x 1000 nodes: 30,000 tasks).
-    engine = Engine(limits=Limits(max_running_nodes=3))
+    engine = Engine(limits=EngineLimits(max_running_nodes=3))
     batch = asyncio.Barrier(3)  # three at once must run together, or this times out
     running: list[str] = []
     peak = 0
@@ -417,7 +417,7 @@ async def test_the_default_bound_on_running_nodes() -> None:
 
 
 async def test_ready_nodes_start_in_graph_order_as_room_frees() -> None:
-    engine = Engine(limits=Limits(max_running_nodes=1))
+    engine = Engine(limits=EngineLimits(max_running_nodes=1))
     started: list[str] = []
 
     @engine.node("Note")

@@ -9,9 +9,9 @@ def test_engine_all() -> None:
     assert rxsubstrate.engine.__all__ == [
         "DirectiveLimits",
         "Engine",
+        "EngineLimits",
         "GraphInvalid",
         "InvalidNodeArgs",
-        "Limits",
         "NodeContext",
         "NodeImpl",
         "OpenAITextBackend",
@@ -26,7 +26,7 @@ def test_engine_all() -> None:
 
 def test_public_classes_say_where_to_import_them_from() -> None:
     checked = (
-        "DirectiveLimits Engine GraphInvalid InvalidNodeArgs Limits NodeContext Plan"
+        "DirectiveLimits Engine GraphInvalid InvalidNodeArgs EngineLimits NodeContext Plan"
         " OpenAITextBackend SandboxFailed TextGenerator generate_text"
     )
     for name in checked.split():

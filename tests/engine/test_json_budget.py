@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import rxsubstrate.engine
 from rxsubstrate import ErrorData, Event, GraphResult, NodeDelta, NodeError, NodeResult
-from rxsubstrate.engine import Engine, GraphInvalid, Limits
+from rxsubstrate.engine import Engine, EngineLimits, GraphInvalid
 from rxsubstrate.engine._budget import Budget, finish
 from rxsubstrate.engine._jsongen import JsonGenerator
 from rxsubstrate.engine._schema import SchemaChecker
@@ -55,7 +55,7 @@ def test_shared_definitions_are_flattened_once_not_once_per_path() -> None:
 
 
 async def test_the_25_level_chain_from_the_issue_runs_on_a_small_budget() -> None:
-    engine = Engine(limits=Limits(json_steps=2_000))
+    engine = Engine(limits=EngineLimits(json_steps=2_000))
     events = await run(engine, graph(json_node(allof_chain(25))))
     output = [e.data for e in events if isinstance(e, NodeResult)]
     assert list(output[0]["json_object"]) == ["x"]
@@ -148,7 +148,9 @@ async def test_output_over_the_budget_fails_before_a_delta_is_sent() -> None:
 async def test_work_over_the_budget_fails_the_node() -> None:
     wide = {"type": "object", "properties": {f"p{i}": {"type": "boolean"} for i in range(50)}}
     schema = {"type": "array", "minItems": 100, "items": wide}
-    error = failure(await run(Engine(limits=Limits(json_steps=1_000)), graph(json_node(schema))))
+    error = failure(
+        await run(Engine(limits=EngineLimits(json_steps=1_000)), graph(json_node(schema)))
+    )
     assert error == ErrorData(
         "invalid_request_error", "json_schema is over budget: more than 1,000 work steps"
     )
@@ -200,7 +202,7 @@ async def test_batch_prompts_are_capped(kind: str) -> None:
     with pytest.raises(GraphInvalid) as caught:
         Engine().prepare(graph(node("b", kind, prompts=["p"] * 101, **args)))
     assert caught.value.message == "b: argument 'prompts' must have at most 100 items, got 101"
-    small = Engine(limits=Limits(max_batch_prompts=3))
+    small = Engine(limits=EngineLimits(max_batch_prompts=3))
     with pytest.raises(GraphInvalid, match="at most 3 items, got 4"):
         small.prepare(graph(node("b", kind, prompts=["p"] * 4, **args)))
     later = graph(

@@ -11,7 +11,7 @@ import pytest
 from substrate import Box, ComputeText, sb
 
 from rxsubstrate import ErrorData, Event, GraphResult, NodeDelta, NodeError, NodeResult
-from rxsubstrate.engine import Engine, GraphInvalid, InvalidNodeArgs, Limits, NodeContext
+from rxsubstrate.engine import Engine, EngineLimits, GraphInvalid, InvalidNodeArgs, NodeContext
 from rxsubstrate.engine._cache import ResultCache
 
 from .graphs import graph, node, ref, run, serialize, trace
@@ -64,7 +64,7 @@ async def test_a_mixture_of_agents_graph_as_the_sdk_example_builds_it_runs() -> 
 
 def counting_engine(**limits: Any) -> tuple[Engine, list[dict[str, Any]]]:
     """An engine whose ComputeText streams "<prompt>#<call number>" and records each call."""
-    engine = Engine(limits=Limits(**limits))
+    engine = Engine(limits=EngineLimits(**limits))
     calls: list[dict[str, Any]] = []
 
     @engine.node("ComputeText")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from rxsubstrate import GraphResult, NodeError
-from rxsubstrate.engine import Engine, GraphInvalid, Limits
+from rxsubstrate.engine import Engine, EngineLimits, GraphInvalid
 
 from .graphs import PLACEHOLDER, engine_lines, graph, node, ref, run, trace
 
@@ -56,10 +56,14 @@ async def test_a_wide_graph_still_runs_each_node_after_what_it_reads() -> None:
 @pytest.mark.parametrize(
     ("what", "limits", "dag"),
     [
-        ("nodes", Limits(max_nodes=2), graph(*[node(f"n{i}", "Box", value=i) for i in range(3)])),
+        (
+            "nodes",
+            EngineLimits(max_nodes=2),
+            graph(*[node(f"n{i}", "Box", value=i) for i in range(3)]),
+        ),
         (
             "futures",
-            Limits(max_futures=1),
+            EngineLimits(max_futures=1),
             graph(
                 node("a", "Box", value=1),
                 futures=(trace("f", "a"), trace("g", "a")),
@@ -67,7 +71,7 @@ async def test_a_wide_graph_still_runs_each_node_after_what_it_reads() -> None:
         ),
         (
             "edges",
-            Limits(max_edges=1),
+            EngineLimits(max_edges=1),
             graph(
                 node("a", "Box", value=1),
                 node("b", "Box", value=1),
@@ -77,7 +81,7 @@ async def test_a_wide_graph_still_runs_each_node_after_what_it_reads() -> None:
         ),
     ],
 )
-def test_a_graph_over_a_count_limit_is_refused(what: str, limits: Limits, dag: Any) -> None:
+def test_a_graph_over_a_count_limit_is_refused(what: str, limits: EngineLimits, dag: Any) -> None:
     with pytest.raises(GraphInvalid) as caught:
         Engine(limits=limits).prepare(dag)
     count = len(dag[what])
@@ -95,10 +99,10 @@ def test_the_default_node_limit_is_the_servers() -> None:
 
 
 def test_limits_must_be_positive_whole_numbers() -> None:
-    with pytest.raises(ValueError, match=r"Limits\.max_nodes must be a positive integer"):
-        Limits(max_nodes=0)
-    with pytest.raises(ValueError, match=r"Limits\.json_steps must be a positive integer"):
-        Limits(json_steps=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"EngineLimits\.max_nodes must be a positive integer"):
+        EngineLimits(max_nodes=0)
+    with pytest.raises(ValueError, match=r"EngineLimits\.json_steps must be a positive integer"):
+        EngineLimits(json_steps=1.5)  # type: ignore[arg-type]
 
 
 def chain(depth: int) -> dict[str, Any]:
@@ -123,7 +127,7 @@ def test_a_chain_of_futures_deeper_than_the_limit_is_refused_before_it_runs() ->
     with pytest.raises(GraphInvalid) as caught:
         Engine().prepare(chain(300))
     assert caught.value.message.startswith("future f100 reads a chain of more than 100 futures")
-    Engine(limits=Limits(max_future_depth=300)).prepare(chain(300))
+    Engine(limits=EngineLimits(max_future_depth=300)).prepare(chain(300))
 
 
 def test_a_cycle_is_found_among_many_vertices() -> None:

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 
 from rxsubstrate._events import Event, GraphResult, NodeDelta, NodeResult, decode_event
 from rxsubstrate._sse import SSEDecoder
-from rxsubstrate.engine import Engine, Limits, NodeContext, Plan
+from rxsubstrate.engine import Engine, EngineLimits, NodeContext, Plan
 from rxsubstrate.server import ServerLimits, create_app
 
 from .conftest import Hang, Serve, dag, node
@@ -129,7 +129,7 @@ BAD_REQUESTS = {
 async def test_a_bad_request_is_refused_as_json_before_anything_streams(
     serve: Serve, session: aiohttp.ClientSession, body: bytes, streaming: bool
 ) -> None:
-    url = await serve(Engine(limits=Limits(max_nodes=2)))
+    url = await serve(Engine(limits=EngineLimits(max_nodes=2)))
     headers = {"Content-Type": "application/json", **(STREAM if streaming else {})}
     async with session.post(f"{url}/compose", data=body, headers=headers) as response:
         assert response.status == 400

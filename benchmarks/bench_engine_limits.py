@@ -136,9 +136,8 @@ def attacks(quick: bool) -> dict[str, tuple[dict[str, Any], bool, dict[str, int]
 
 
 def _engine(raised: dict[str, int]) -> Any:
-    from rxsubstrate.engine import Engine
-
     import rxsubstrate.engine
+    from rxsubstrate.engine import Engine
 
     # Checkouts name it EngineLimits, or Limits (before the rename), or have none (before
     # limits existed: their defaults are their only settings).

@@ -2,6 +2,7 @@
 
 import logging
 
+from ._backend import EmbeddedEngine, RemoteServer
 from ._client import RunResult, RunStream, Substrate
 from ._config import Limits, Retry, Timeout
 from ._errors import (
@@ -121,6 +122,7 @@ __all__ = [
     "DeleteVectors",
     "EmbedImage",
     "EmbedText",
+    "EmbeddedEngine",
     "EraseImage",
     "ErrorData",
     "Event",
@@ -164,6 +166,7 @@ __all__ = [
     "QueryVectorStore",
     "RateLimited",
     "ReadTimeout",
+    "RemoteServer",
     "RemoveBackground",
     "Retry",
     "RunEvent",

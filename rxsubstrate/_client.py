@@ -17,16 +17,17 @@ from collections.abc import (
 from contextlib import aclosing
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, overload
 
 import msgspec
 from reactivex import Observable, abc
 from reactivex.disposable import Disposable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
+from ._backend import HOSTED_URL, EmbeddedEngine, RemoteServer
 from ._bridges import SSEText, async_iterate, iterate, same_batch, sse_batch
 from ._channel import Channel
-from ._config import Limits, Retry, Timeout, check_api_key, check_base_url, check_headers
+from ._config import Limits, Retry, Timeout, check_headers
 from ._errors import ClientClosed, NodeFailed
 from ._event_stream import Tap
 from ._events import Event
@@ -42,11 +43,9 @@ if TYPE_CHECKING:
     from ._graph import Node
     from ._merge import RunEvent
     from .engine import Engine
-    from .server._embedded import EmbeddedServer
 
 __all__ = ["RunResult", "RunStream", "Substrate"]
 
-HOSTED_URL: Final = "https://api.substrate.run"
 OutT = TypeVar("OutT")
 Label = TypeVar("Label")
 
@@ -54,10 +53,12 @@ Label = TypeVar("Label")
 class Substrate:
     """A Substrate client whose runs are reactive streams.
 
-    With neither ``api_key`` nor ``base_url`` (and neither ``SUBSTRATE_API_KEY`` nor
-    ``SUBSTRATE_BASE_URL`` in the environment) it runs graphs on the embedded local engine,
-    started lazily on a loopback port and stopped by ``close()``; pass ``engine=`` to embed an
-    engine of your own (custom node implementations, chunk delays).
+    Where runs go is its ``backend``: a ``RemoteServer`` (``base_url``, default the hosted API
+    when a key is given) or an ``EmbeddedEngine``. With neither ``api_key`` nor ``base_url``
+    (and neither ``SUBSTRATE_API_KEY`` nor ``SUBSTRATE_BASE_URL`` in the environment) it runs
+    graphs on the embedded local engine, started lazily on a loopback port and stopped by
+    ``close()``; pass ``engine=`` to embed an engine of your own (custom node implementations,
+    chunk delays). ``base_url=``, ``engine=`` and ``backend=`` exclude one another (mypy says so).
 
     Threads: async methods and subscriptions made inside a running asyncio loop do their I/O and
     deliver events on that loop. Sync methods, and subscriptions made where no loop runs, use
@@ -79,15 +80,55 @@ class Substrate:
             or reset connections, 429, 502, 503, 504); ``None`` sends each request once.
             Nothing is retried once a run's events have begun.
         limits: memory bounds (largest event, batches buffered for ``iter()``).
-        engine: an ``rxsubstrate.engine.Engine`` to embed instead of the default one.
+        engine: an ``rxsubstrate.engine.Engine`` to embed instead of the default one (short for
+            ``backend=EmbeddedEngine(engine)``).
         additional_headers: sent with every request.
         secrets: your model providers' keys, sent as headers as the official SDK does; never
             shown in a repr or error.
+        backend: where runs go, as an object: ``RemoteServer(url, key)`` or
+            ``EmbeddedEngine(engine)``.
 
     Raises:
         ValueError: the key has surrounding whitespace or a line break (the message never
             shows the key), or ``base_url`` is not an http(s) URL with a host.
     """
+
+    @overload
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | Timeout | None = None,
+        *,
+        retry: Retry | None = ...,
+        limits: Limits | None = None,
+        additional_headers: Mapping[str, str] | None = None,
+        secrets: Secrets | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        timeout: float | Timeout | None = None,
+        retry: Retry | None = ...,
+        limits: Limits | None = None,
+        additional_headers: Mapping[str, str] | None = None,
+        secrets: Secrets | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        *,
+        backend: RemoteServer | EmbeddedEngine,
+        timeout: float | Timeout | None = None,
+        retry: Retry | None = ...,
+        limits: Limits | None = None,
+        additional_headers: Mapping[str, str] | None = None,
+        secrets: Secrets | None = None,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -100,21 +141,10 @@ class Substrate:
         engine: Engine | None = None,
         additional_headers: Mapping[str, str] | None = None,
         secrets: Secrets | None = None,
+        backend: RemoteServer | EmbeddedEngine | None = None,
     ) -> None:
-        api_key = api_key or os.environ.get("SUBSTRATE_API_KEY") or None
-        base_url = base_url or os.environ.get("SUBSTRATE_BASE_URL") or None
-        if engine is not None and base_url is not None:
-            raise ValueError("pass either engine= (embedded) or base_url=, not both")
-        if api_key is not None:
-            check_api_key(api_key)
-        if base_url is not None:
-            check_base_url(base_url, with_key=api_key is not None)
+        self.backend = _backend(api_key, base_url, engine, backend)
         check_headers(additional_headers or {})
-        self._embedded_engine = engine
-        self._embedded: EmbeddedServer | None = None
-        self._uses_embedded = base_url is None and (api_key is None or engine is not None)
-        self._base_url = base_url or (None if self._uses_embedded else HOSTED_URL)
-        self._api_key = api_key
         if timeout is None:
             timeout = Timeout()
         elif not isinstance(timeout, Timeout):
@@ -131,8 +161,7 @@ class Substrate:
         self._finalizer = weakref.finalize(self, self._life.close)
 
     def __repr__(self) -> str:
-        where = "embedded engine" if self._uses_embedded else self._base_url
-        return f"Substrate({where})"
+        return f"Substrate({self.backend!r})"
 
     @property
     def base_url(self) -> str:
@@ -259,22 +288,18 @@ class Substrate:
             if life.closed:
                 raise ClientClosed(CLOSED)
             if life.transport is None:
-                base_url, api_key = self._base_url, self._api_key
-                if base_url is None:
-                    from .server._embedded import EmbeddedServer
-
-                    life.embedded = EmbeddedServer(self._embedded_engine)
-                    base_url, api_key = life.embedded.start(), life.embedded.api_key
+                life.backend = self.backend
+                address = self.backend.address()
                 life.transport = Transport(
-                    base_url,
-                    api_key,
+                    address.base_url,
+                    address.api_key,
                     self.timeout,
                     self.limits,
                     self.retry,
-                    self._headers,
-                    self._secrets,
+                    home_loop=life.loop_thread.started_loop,
+                    extra_headers=self._headers,
+                    secrets=self._secrets,
                 )
-                life.transport.home_loop = life.loop_thread.started_loop
             return life.transport
 
     async def _async_transport(self) -> Transport:
@@ -282,6 +307,29 @@ class Substrate:
         if transport is not None and not self._life.closed:
             return transport
         return await asyncio.get_running_loop().run_in_executor(None, self._transport)
+
+
+def _backend(
+    api_key: str | None,
+    base_url: str | None,
+    engine: Engine | None,
+    backend: RemoteServer | EmbeddedEngine | None,
+) -> RemoteServer | EmbeddedEngine:
+    """The backend the arguments name (the environment fills in a key and a URL not given)."""
+    given = [name for name, value in (("base_url", base_url), ("engine", engine)) if value]
+    if backend is not None:
+        if given or api_key:
+            raise ValueError(f"pass backend= alone, not with {', '.join(given) or 'api_key'}=")
+        return backend
+    if engine is not None and base_url is not None:
+        raise ValueError("pass either engine= (embedded) or base_url=, not both")
+    if engine is not None:
+        return EmbeddedEngine(engine)
+    api_key = api_key or os.environ.get("SUBSTRATE_API_KEY") or None
+    base_url = base_url or os.environ.get("SUBSTRATE_BASE_URL") or None
+    if base_url is None and api_key is None:
+        return EmbeddedEngine()
+    return RemoteServer(base_url or HOSTED_URL, api_key)
 
 
 class RunSource(Protocol):

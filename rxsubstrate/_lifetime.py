@@ -21,8 +21,8 @@ from ._errors import ClientClosed, WouldDeadlock
 from ._loop_thread import BLOCKING_CALL_IN_LOOP_THREAD, CLOSED, LoopThread
 
 if TYPE_CHECKING:
+    from ._backend import Backend
     from ._transport import Transport
-    from .server._embedded import EmbeddedServer
 
 __all__ = ["ClientLifetime", "RunTask"]
 
@@ -87,8 +87,8 @@ class ClientLifetime:
     """A client's loop thread, transport, embedded server and runs in flight; ``close()`` ends
     them all.
 
-    ``lock`` guards ``closed``, ``transport`` and ``embedded`` (the client makes the last two on
-    first use, under it).
+    ``lock`` guards ``closed``, ``transport`` and ``backend`` (the client sets the last two on
+    first use, under it; the backend is closed with the rest).
     """
 
     def __init__(self) -> None:
@@ -96,7 +96,7 @@ class ClientLifetime:
         self.closed = False
         self.loop_thread = LoopThread()
         self.transport: Transport | None = None
-        self.embedded: EmbeddedServer | None = None
+        self.backend: Backend | None = None
         self._runs: set[RunTask] = set()
         self._released = threading.Event()
         self._closer: threading.Thread | None = None  # releases when close() cannot wait
@@ -195,9 +195,9 @@ class ClientLifetime:
             first = not self.closed
             self.closed = True
             runs = list(self._runs)
-            transport, embedded = self.transport, self.embedded
+            transport, backend = self.transport, self.backend
         own_thread = self.loop_thread.in_loop_thread() or (
-            embedded is not None and embedded.in_server_thread()
+            backend is not None and backend.in_own_thread()
         )
         if not first:
             if not own_thread:
@@ -209,17 +209,17 @@ class ClientLifetime:
             run.cancel("the client was closed")
         if own_thread:
             self._closer = threading.Thread(
-                target=self._release, args=(transport, embedded), name="rxsubstrate-close"
+                target=self._release, args=(transport, backend), name="rxsubstrate-close"
             )
             self._closer.start()
         else:
-            self._release(transport, embedded)
+            self._release(transport, backend)
 
-    def _release(self, transport: Transport | None, embedded: EmbeddedServer | None) -> None:
+    def _release(self, transport: Transport | None, backend: Backend | None) -> None:
         try:
             self.loop_thread.close(transport.aclose() if transport is not None else None)
-            if embedded is not None:
-                embedded.close()
+            if backend is not None:
+                backend.close()
         finally:
             self._released.set()
 

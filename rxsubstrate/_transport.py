@@ -187,6 +187,8 @@ class Transport:
         timeout: Timeout,
         limits: Limits,
         retry: Retry,
+        *,
+        home_loop: Callable[[], asyncio.AbstractEventLoop | None] = lambda: None,
         extra_headers: dict[str, str] | None = None,
         secrets: Sequence[str] = (),
     ) -> None:
@@ -205,7 +207,7 @@ class Transport:
         # password in the URL (aiohttp sends it as Basic credentials).
         self._secrets = tuple(s for s in (api_key, *secrets, *_url_secrets(base_url)) if s)
         self._headers = headers
-        self.home_loop: Callable[[], asyncio.AbstractEventLoop | None] = lambda: None
+        self._home_loop = home_loop
         self._home_session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
@@ -215,14 +217,14 @@ class Transport:
     async def _session(self) -> AsyncIterator[aiohttp.ClientSession]:
         """The home loop's shared session, or a session of this request's own elsewhere.
 
-        ``home_loop`` names the loop (the client's own thread) whose runs share one long-lived
+        ``home_loop()`` names the loop (the client's own thread) whose runs share one long-lived
         session and its pooled connections.
 
         A session belongs to the loop it was made on and must be closed there; on a caller's
         loop (``asyncio.run`` and friends) nobody would close a cached one, so each request
         owns its session, as the official SDK does with its httpx clients.
         """
-        if asyncio.get_running_loop() is self.home_loop():
+        if asyncio.get_running_loop() is self._home_loop():
             if self._home_session is None or self._home_session.closed:
                 self._home_session = aiohttp.ClientSession(
                     timeout=self._timeout, headers=self._headers

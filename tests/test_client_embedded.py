@@ -44,7 +44,7 @@ def accepts_connections(url: str) -> bool:
 
 def test_starts_lazily_on_loopback_and_stops_with_the_client() -> None:
     client = Substrate()
-    assert "embedded" in repr(client)
+    assert repr(client) == "Substrate(EmbeddedEngine())"
     assert not [t for t in threading.enumerate() if t.name == "rxsubstrate-embedded-server"]
     a = ComputeText(prompt="tell me about windmills", max_tokens=10)
     list(client.stream(a).iter())

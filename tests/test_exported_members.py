@@ -14,6 +14,8 @@ import rxsubstrate.web
 from rxsubstrate._graph import NODE_TYPES
 
 CORE = {
+    "RemoteServer",
+    "EmbeddedEngine",
     "WouldDeadlock",
     "UsageError",
     "StreamConsumed",

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from rxsubstrate import Substrate
+from rxsubstrate import EmbeddedEngine, Substrate
 from rxsubstrate.engine import Engine
 from rxsubstrate.server import EmbeddedServer
 
@@ -59,7 +59,8 @@ def test_substrate_sends_its_embedded_servers_key_and_shows_it_nowhere(
     monkeypatch.delenv("SUBSTRATE_BASE_URL", raising=False)
     with Substrate() as client:
         result = client.run(dag(node("a")))
-        embedded = client._life.embedded
+        assert isinstance(client.backend, EmbeddedEngine)
+        embedded = client.backend.server
         assert embedded is not None
         key = embedded.api_key
         shown = [repr(client), str(client), repr(embedded), repr(client._transport())]

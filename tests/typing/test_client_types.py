@@ -84,3 +84,18 @@ async def check_record_and_replay(stream: RunStream) -> None:
     assert_type(record(stream, "run.sse"), GraphResult)
     assert_type(await async_record(stream, "run.sse"), GraphResult)
     assert_type(recorded(stream, "run.sse"), RunStream)
+
+
+def check_backends() -> None:
+    from rxsubstrate import EmbeddedEngine, RemoteServer
+    from rxsubstrate.engine import Engine
+
+    Substrate()
+    Substrate("key", "http://127.0.0.1:8787")
+    Substrate(engine=Engine())
+    Substrate(backend=RemoteServer("http://127.0.0.1:8787"))
+    Substrate(backend=EmbeddedEngine(Engine()), timeout=5)
+    # One place for the runs to go: mixing the ways of naming it is a type error (an unused
+    # ignore would be one too, under mypy --strict).
+    Substrate(base_url="http://127.0.0.1:8787", engine=Engine())  # type: ignore[call-overload]
+    Substrate(backend=EmbeddedEngine(), base_url="http://x")  # type: ignore[call-overload]

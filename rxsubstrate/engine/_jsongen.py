@@ -16,6 +16,7 @@ built; one that asks for more than ``MAX_ITEMS`` items in one array or nests dee
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
@@ -269,6 +270,12 @@ def _number(schema: Mapping[str, Any], rng: random.Random, path: str, *, integer
             ceiling = float(next((b for b in (high, below) if b is not None), end))
             candidates[:0] = [round(floor + (ceiling - floor) * rng.random(), 2)]
             candidates.append((floor + ceiling) / 2)
+            # A range too narrow for those (a few subnormals wide): its own ends, or the floats
+            # just inside them.
+            candidates += [
+                floor if above is None else math.nextafter(floor, math.inf),
+                ceiling if below is None else math.nextafter(ceiling, -math.inf),
+            ]
         except OverflowError:
             pass  # bounds past the float range: a whole number will do
     for value in candidates:

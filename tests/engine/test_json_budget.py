@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import rxsubstrate.engine
@@ -19,8 +19,9 @@ from rxsubstrate.engine._budget import Budget, finish
 from rxsubstrate.engine._jsongen import JsonGenerator
 from rxsubstrate.engine._schema import SchemaChecker
 from rxsubstrate.engine._text import generate_text, seed_of
+from tests.wire import graph, node, ref, trace
 
-from .graphs import engine_lines, graph, node, ref, run, trace
+from .graphs import engine_lines, run
 
 UNSATISFIABLE = "json_schema is recursive: no finite value satisfies it"
 
@@ -228,6 +229,7 @@ _number_bounds = st.fixed_dictionaries(
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(bounds=_number_bounds, kind=st.sampled_from(["integer", "number"]))
+@example(bounds={"minimum": -5e-324, "exclusiveMaximum": 0}, kind="number")  # one subnormal wide
 def test_numbers_far_from_zero_are_generated_within_their_bounds(
     bounds: dict[str, Any], kind: str
 ) -> None:

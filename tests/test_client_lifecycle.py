@@ -25,7 +25,8 @@ from rxsubstrate import ClientClosed, Event, Limits, NodeDelta, Substrate, Subst
 from rxsubstrate._loop_thread import LoopThread
 from rxsubstrate.engine import Engine, NodeContext
 from tests.replay_server import ReplayServer, Reply, seed_events, sse
-from tests.server.conftest import Hang, dag, node
+from tests.server.conftest import Hang
+from tests.wire import graph, node
 
 T = TypeVar("T")
 TIMEOUT = 10.0
@@ -195,7 +196,7 @@ def test_client_closed_is_a_substrate_error_and_misuse() -> None:
 def test_close_under_iter_delivers_what_arrived_then_client_closed(pause: float) -> None:
     flood = Flood()
     client = embedded(Flood=flood)
-    iterator = client.stream(dag(node("f", "Flood", x=1))).iter()
+    iterator = client.stream(graph(node("f", "Flood", x=1))).iter()
     got = [next(iterator)]
     threading.Event().wait(pause)  # the consumer pauses (the scenario; nothing is awaited)
     client.close()
@@ -211,7 +212,7 @@ def test_close_from_a_subscribe_callback_ends_the_run_without_a_deadlock() -> No
     errors: list[Exception] = []
     ended = threading.Event()
 
-    client.stream(dag(node("h", "Hang", x=1))).subscribe(
+    client.stream(graph(node("h", "Hang", x=1))).subscribe(
         lambda _: client.close(),  # on the client's own loop thread
         lambda e: (errors.append(e), ended.set()),
         ended.set,
@@ -225,27 +226,27 @@ def test_close_from_a_subscribe_callback_ends_the_run_without_a_deadlock() -> No
 
 def test_a_closed_client_refuses_every_run_and_starts_no_thread() -> None:
     client = embedded()
-    graph = dag(node("a"))
-    assert list(client.stream(graph).iter())
+    wire_graph = graph(node("a"))
+    assert list(client.stream(wire_graph).iter())
     client.close()
     errors: list[Exception] = []
-    client.stream(graph).subscribe(on_error=errors.append)
+    client.stream(wire_graph).subscribe(on_error=errors.append)
     assert [type(e) for e in errors] == [ClientClosed]  # at once, as reactivex reports it
     with pytest.raises(ClientClosed):  # no on_error: raised to the caller, as reactivex does
-        client.stream(graph).subscribe(lambda _: None)
+        client.stream(wire_graph).subscribe(lambda _: None)
     with pytest.raises(ClientClosed):
-        client.stream(graph).iter()
+        client.stream(wire_graph).iter()
     with pytest.raises(ClientClosed):
-        list(client.stream(graph).iter_events())
+        list(client.stream(wire_graph).iter_events())
     with pytest.raises(ClientClosed):
-        client.run(graph)
+        client.run(wire_graph)
 
     async def in_a_loop() -> None:
         with pytest.raises(ClientClosed):
-            [e async for e in client.stream(graph).async_iter()]
+            [e async for e in client.stream(wire_graph).async_iter()]
         with pytest.raises(ClientClosed):
-            await client.async_run(graph)
-        client.stream(graph).subscribe(on_error=errors.append)
+            await client.async_run(wire_graph)
+        client.stream(wire_graph).subscribe(on_error=errors.append)
         assert [type(e) for e in errors] == [ClientClosed, ClientClosed]  # at once here too
 
     asyncio.run(in_a_loop())
@@ -255,7 +256,7 @@ def test_a_closed_client_refuses_every_run_and_starts_no_thread() -> None:
 def test_close_ends_a_blocking_run_with_client_closed() -> None:
     hang = Hang(threading.Event)
     client = embedded(Hang=hang)
-    run = elsewhere(lambda: client.run(dag(node("h", "Hang", x=1))))
+    run = elsewhere(lambda: client.run(graph(node("h", "Hang", x=1))))
     assert hang.started.wait(TIMEOUT)
     client.close()
     with pytest.raises(ClientClosed):
@@ -326,7 +327,7 @@ async def test_close_ends_a_run_on_the_callers_loop_with_client_closed(
 async def test_close_ends_an_async_run_on_the_callers_loop_with_client_closed() -> None:
     hang = Hang(threading.Event)
     client = embedded(Hang=hang)
-    run = asyncio.ensure_future(client.async_run(dag(node("h", "Hang", x=1))))
+    run = asyncio.ensure_future(client.async_run(graph(node("h", "Hang", x=1))))
     assert await asyncio.to_thread(hang.started.wait, TIMEOUT)
     await asyncio.to_thread(client.close)
     with pytest.raises(ClientClosed):
@@ -448,7 +449,7 @@ def test_an_iterator_dropped_in_a_reference_cycle_ends_its_run_when_collected(
     flood = Flood()
     with embedded(Flood=flood) as client:
         client.limits = Limits(max_buffered_batches=2)  # the reader soon waits for the consumer
-        stream = client.stream(dag(node("f", "Flood", x=1)))
+        stream = client.stream(graph(node("f", "Flood", x=1)))
         iterator = stream.iter() if helper == "iter" else stream.iter_events()
         next(iterator)
         cycle: list[Any] = [iterator]
@@ -461,7 +462,7 @@ def test_an_iterator_dropped_in_a_reference_cycle_ends_its_run_when_collected(
 
 async def test_iter_events_reads_the_same_with_for_and_async_for() -> None:
     async with embedded() as client:
-        stream = client.stream(dag(node("a")))
+        stream = client.stream(graph(node("a")))
         by_async_for = [text async for text in stream.iter_events()]  # type: ignore[attr-defined]
         by_for = await asyncio.to_thread(lambda: list(stream.iter_events()))
     assert by_async_for == by_for

@@ -30,9 +30,10 @@ from rxsubstrate.web import aiohttp_sse_response, sse_body, sse_response
 from tests.aiohttp_server import serve_aiohttp_on_loopback
 from tests.proxies import EXAMPLES, PROXIES, CountedRuns, graph_result_text, proxy_example
 from tests.replay_server import ReplayServer, Reply, seed_events, sse
-from tests.server.conftest import Hang, dag, node
+from tests.server.conftest import Hang
 from tests.sse_reference import parse
 from tests.uvicorn_server import serve_on_loopback
+from tests.wire import graph, node
 
 TIMEOUT = 10.0
 
@@ -94,17 +95,17 @@ def test_a_text_node_is_sent_as_plain_chunks_with_ids_then_the_end(
 def test_events_are_sent_as_their_json_then_the_end_after_graph_result(
     substrate: Substrate,
 ) -> None:
-    graph = ComputeText(prompt="windmills", max_tokens=8)
+    wire_graph = ComputeText(prompt="windmills", max_tokens=8)
     app = FastAPI()
 
     @app.get("/events")
     async def events(request: Request) -> Response:
-        return sse_response(request, substrate.stream(graph), ids=False, retry=5000)
+        return sse_response(request, substrate.stream(wire_graph), ids=False, retry=5000)
 
     with serve_on_loopback(app) as url:
         _, _, body = get(f"{url}/events")
     parsed = parse(body, 1 << 30).events
-    assert [decode_event(e.data) for e in parsed[:-1]] == list(substrate.stream(graph).iter())
+    assert [decode_event(e.data) for e in parsed[:-1]] == list(substrate.stream(wire_graph).iter())
     assert isinstance(decode_event(parsed[-2].data), GraphResult)
     assert (parsed[-1].event, parsed[-1].data) == ("end", b"{}")
     assert {(e.id, e.retry) for e in parsed} == {("", 5000)}
@@ -133,7 +134,7 @@ def test_a_failed_run_ends_with_the_end_event_naming_the_error(
 
         @app.get("/story")
         async def story(request: Request) -> Response:
-            return sse_response(request, client.stream(dag()), text="a")
+            return sse_response(request, client.stream(graph()), text="a")
 
         with serve_on_loopback(app) as url, caplog.at_level(logging.WARNING, "rxsubstrate.web"):
             _, _, body = get(f"{url}/story")
@@ -159,7 +160,7 @@ def test_a_failed_text_node_ends_with_node_failed() -> None:
 
         @app.get("/story")
         async def story(request: Request) -> Response:
-            return sse_response(request, client.stream(dag(node("b", "Broken", x=1))), text="b")
+            return sse_response(request, client.stream(graph(node("b", "Broken", x=1))), text="b")
 
         with serve_on_loopback(app) as url:
             _, _, body = get(f"{url}/story")
@@ -176,7 +177,7 @@ def test_silence_is_filled_with_comments_a_browser_ignores() -> None:
     app = web.Application()
 
     async def story(request: web.Request) -> web.StreamResponse:
-        run = client.stream(dag(node("h", "Hang", x=1)))
+        run = client.stream(graph(node("h", "Hang", x=1)))
         return await aiohttp_sse_response(request, run, text="h", ping=0.01)
 
     async def read_two_pings(url: str) -> bytes:
@@ -259,7 +260,7 @@ def _fastapi(endpoint: Callable[[Any, Request], Any]) -> FastAPI:
 
 def _announcement(client: Substrate) -> FastAPI:
     def story(request: Request) -> StreamingResponse:  # a sync endpoint, as announced
-        stream = client.stream(dag(node("h", "Hang", x=1)))
+        stream = client.stream(graph(node("h", "Hang", x=1)))
         return StreamingResponse(stream.iter_events(), media_type="text/event-stream")
 
     return _fastapi(story)
@@ -267,7 +268,7 @@ def _announcement(client: Substrate) -> FastAPI:
 
 def _async_iter_events(client: Substrate) -> FastAPI:
     async def story(request: Request) -> StreamingResponse:
-        stream = client.stream(dag(node("h", "Hang", x=1)))
+        stream = client.stream(graph(node("h", "Hang", x=1)))
         return StreamingResponse(stream.async_iter_events(), media_type="text/event-stream")
 
     return _fastapi(story)
@@ -275,21 +276,21 @@ def _async_iter_events(client: Substrate) -> FastAPI:
 
 def _sse_response_sync(client: Substrate) -> FastAPI:
     def story(request: Request) -> Response:
-        return sse_response(request, client.stream(dag(node("h", "Hang", x=1))), ping=None)
+        return sse_response(request, client.stream(graph(node("h", "Hang", x=1))), ping=None)
 
     return _fastapi(story)
 
 
 def _sse_response_async(client: Substrate) -> FastAPI:
     async def story(request: Request) -> Response:
-        return sse_response(request, client.stream(dag(node("h", "Hang", x=1))), ping=None)
+        return sse_response(request, client.stream(graph(node("h", "Hang", x=1))), ping=None)
 
     return _fastapi(story)
 
 
 def _aiohttp(client: Substrate, ping: float | None) -> web.Application:
     async def story(request: web.Request) -> web.StreamResponse:
-        stream = client.stream(dag(node("h", "Hang", x=1)))
+        stream = client.stream(graph(node("h", "Hang", x=1)))
         return await aiohttp_sse_response(request, stream, ping=ping)
 
     app = web.Application()

@@ -13,8 +13,9 @@ from substrate import Box, sb
 
 from rxsubstrate import ErrorData, GraphResult, NodeError
 from rxsubstrate.engine import Engine, GraphInvalid
+from tests.wire import PLACEHOLDER, graph, node, ref, trace
 
-from .graphs import PLACEHOLDER, graph, node, ref, run, serialize, trace
+from .graphs import run, serialize
 
 
 def concat_of(future_id: str, *items: dict[str, Any]) -> dict[str, Any]:

@@ -13,8 +13,9 @@ from substrate import Box, ComputeText
 
 from rxsubstrate import ErrorData, Event, GraphResult, NodeDelta, NodeError, NodeResult
 from rxsubstrate.engine import Engine, EngineLimits, InvalidNodeArgs, NodeContext
+from tests.wire import graph, node, ref, trace
 
-from .graphs import graph, node, ref, run, serialize, trace
+from .graphs import run, serialize
 
 WAIT = 5.0  # seconds a test waits for something that should happen at once
 

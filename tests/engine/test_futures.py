@@ -9,8 +9,9 @@ from substrate import Box, ComputeJSON, ComputeText, sb
 
 from rxsubstrate import ErrorData, Event, GraphResult, NodeError, NodeResult
 from rxsubstrate.engine import Engine, GraphInvalid
+from tests.wire import graph, node, ref, trace
 
-from .graphs import graph, node, ref, run, serialize, trace
+from .graphs import run, serialize
 
 LIST_SCHEMA = {
     "type": "object",

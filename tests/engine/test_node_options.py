@@ -13,8 +13,9 @@ from substrate import Box, ComputeText, sb
 from rxsubstrate import ErrorData, Event, GraphResult, NodeDelta, NodeError, NodeResult
 from rxsubstrate.engine import Engine, EngineLimits, GraphInvalid, InvalidNodeArgs, NodeContext
 from rxsubstrate.engine._cache import ResultCache
+from tests.wire import graph, node, ref, trace
 
-from .graphs import graph, node, ref, run, serialize, trace
+from .graphs import run, serialize
 
 
 def results(events: list[Event]) -> dict[str, Any]:

@@ -12,8 +12,9 @@ import pytest
 
 from rxsubstrate import GraphResult, NodeError
 from rxsubstrate.engine import Engine, EngineLimits, GraphInvalid
+from tests.wire import PLACEHOLDER, graph, node, ref, trace
 
-from .graphs import PLACEHOLDER, engine_lines, graph, node, ref, run, trace
+from .graphs import engine_lines, run
 
 
 def concat(future_id: str, *reads: str) -> dict[str, Any]:

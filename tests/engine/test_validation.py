@@ -14,8 +14,9 @@ from rxsubstrate import ErrorData, NodeError, SubstrateError
 from rxsubstrate.engine import Engine, GraphInvalid
 from rxsubstrate.engine._openapi import input_schema, known_kinds, load_openapi
 from rxsubstrate.engine._schema import resolve_ref
+from tests.wire import graph, node, ref, trace
 
-from .graphs import graph, json_values, node, ref, run, serialize, trace
+from .graphs import json_values, run, serialize
 
 
 def rejected(dag: Any, engine: Engine | None = None) -> str:

@@ -42,16 +42,6 @@ class Hang:
         yield {"text": "never"}  # pragma: no cover
 
 
-def dag(*nodes: dict[str, Any]) -> dict[str, Any]:
-    """A serialized graph of the given nodes, as the SDK sends it."""
-    return {"nodes": list(nodes), "edges": [], "futures": []}
-
-
-def node(id: str, kind: str = "ComputeText", **args: Any) -> dict[str, Any]:
-    args = args or {"prompt": "windmills", "max_tokens": 4}
-    return {"id": id, "node": kind, "args": args, "_should_output_globally": True}
-
-
 @pytest.fixture
 async def serve() -> AsyncIterator[Serve]:
     """``await serve(engine, **create_app_kwargs)`` -> the base URL of the app on 127.0.0.1.

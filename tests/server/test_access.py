@@ -14,11 +14,12 @@ import pytest
 from rxsubstrate import EmbeddedEngine, Substrate
 from rxsubstrate.engine import Engine
 from rxsubstrate.server import EmbeddedServer
+from tests.wire import graph, node
 
-from .conftest import Serve, dag, node
+from .conftest import Serve
 
 TIMEOUT = 10.0
-GRAPH = json.dumps({"dag": dag(node("a"))}).encode()
+GRAPH = json.dumps({"dag": graph(node("a"))}).encode()
 JSON = {"Content-Type": "application/json"}
 
 
@@ -58,7 +59,7 @@ def test_substrate_sends_its_embedded_servers_key_and_shows_it_nowhere(
     monkeypatch.delenv("SUBSTRATE_API_KEY", raising=False)
     monkeypatch.delenv("SUBSTRATE_BASE_URL", raising=False)
     with Substrate() as client:
-        result = client.run(dag(node("a")))
+        result = client.run(graph(node("a")))
         assert isinstance(client.backend, EmbeddedEngine)
         embedded = client.backend.server
         assert embedded is not None

@@ -12,14 +12,15 @@ import aiohttp
 
 from rxsubstrate.engine import Engine, NodeContext
 from rxsubstrate.server import ServerLimits
+from tests.wire import graph, node
 
-from .conftest import Hang, Serve, dag, node
+from .conftest import Hang, Serve
 from .raw_http import request_head
 
 TIMEOUT = 10.0
 STREAM = {"Accept": "text/event-stream"}
 JSON = {"Content-Type": "application/json"}
-HANG = {"dag": dag(node("h", "Hang", x=1))}
+HANG = {"dag": graph(node("h", "Hang", x=1))}
 
 
 def hanging_engine() -> tuple[Engine, Hang]:
@@ -36,7 +37,7 @@ async def test_requests_beyond_max_runs_get_429_with_retry_after(
     url = await serve(engine, limits=ServerLimits(max_runs=2, retry_after=3))
     running = [await session.post(f"{url}/compose", json=HANG, headers=STREAM) for _ in range(2)]
     try:
-        async with session.post(f"{url}/compose", json={"dag": dag(node("a"))}) as refused:
+        async with session.post(f"{url}/compose", json={"dag": graph(node("a"))}) as refused:
             assert refused.status == 429
             assert refused.headers["Retry-After"] == "3"
             error = await refused.json()
@@ -45,7 +46,7 @@ async def test_requests_beyond_max_runs_get_429_with_retry_after(
         running.pop().close()  # one run ends: its place is free again
         async with asyncio.timeout(TIMEOUT):
             while True:
-                async with session.post(f"{url}/compose", json={"dag": dag(node("a"))}) as again:
+                async with session.post(f"{url}/compose", json={"dag": graph(node("a"))}) as again:
                     if again.status == 200:
                         break
                     assert again.status == 429
@@ -61,7 +62,7 @@ async def test_bodies_beyond_max_body_bytes_get_429(
     size = 100_000  # over 64 KiB: only bodies this large count
     url = await serve(Engine(), limits=ServerLimits(max_body_size=size, max_body_bytes=2 * size))
     where = urlsplit(url)
-    large = json.dumps({"dag": dag(node("a", prompt="x" * size, max_tokens=1))})[:size]
+    large = json.dumps({"dag": graph(node("a", prompt="x" * size, max_tokens=1))})[:size]
     stalled = []
     try:
         for _ in range(2):  # two large bodies announced, and never sent
@@ -76,7 +77,7 @@ async def test_bodies_beyond_max_body_bytes_get_429(
                         assert "large bodies" in (await r.json())["message"]
                         break
                     await asyncio.sleep(0.01)
-        async with session.post(f"{url}/compose", json={"dag": dag(node("a"))}) as small:
+        async with session.post(f"{url}/compose", json={"dag": graph(node("a"))}) as small:
             assert small.status == 200  # the usual small request is never held up by them
     finally:
         for writer in stalled:

@@ -14,8 +14,9 @@ from rxsubstrate._events import Event, GraphResult, NodeDelta, NodeResult, decod
 from rxsubstrate._sse import SSEDecoder
 from rxsubstrate.engine import Engine, EngineLimits, NodeContext, Plan
 from rxsubstrate.server import ServerLimits, create_app
+from tests.wire import graph, node
 
-from .conftest import Hang, Serve, dag, node
+from .conftest import Hang, Serve
 
 STREAM = {"Accept": "text/event-stream"}
 
@@ -28,8 +29,8 @@ async def read_events(response: aiohttp.ClientResponse) -> list[Event]:
     return events
 
 
-async def stream(session: aiohttp.ClientSession, url: str, graph: Any) -> list[Event]:
-    async with session.post(f"{url}/compose", json={"dag": graph}, headers=STREAM) as response:
+async def stream(session: aiohttp.ClientSession, url: str, wire_graph: Any) -> list[Event]:
+    async with session.post(f"{url}/compose", json={"dag": wire_graph}, headers=STREAM) as response:
         assert response.status == 200
         assert response.content_type == "text/event-stream"
         return await read_events(response)
@@ -39,7 +40,7 @@ async def test_stream_sends_each_nodes_deltas_and_result_then_graph_result(
     serve: Serve, session: aiohttp.ClientSession
 ) -> None:
     url = await serve(Engine())
-    events = await stream(session, url, dag(node("a"), node("b", prompt="mills", max_tokens=3)))
+    events = await stream(session, url, graph(node("a"), node("b", prompt="mills", max_tokens=3)))
 
     assert isinstance(events[-1], GraphResult)
     for node_id, tokens in (("a", 4), ("b", 3)):
@@ -57,7 +58,7 @@ async def test_streaming_header_alone_asks_for_a_stream(
     url = await serve(Engine())
     headers = {"Accept": "application/json", "X-Substrate-Streaming": "1"}
     async with session.post(
-        f"{url}/compose", json={"dag": dag(node("a"))}, headers=headers
+        f"{url}/compose", json={"dag": graph(node("a"))}, headers=headers
     ) as response:
         assert response.content_type == "text/event-stream"
         assert isinstance((await read_events(response))[-1], GraphResult)
@@ -67,12 +68,12 @@ async def test_json_answer_is_the_graph_results_data(
     serve: Serve, session: aiohttp.ClientSession
 ) -> None:
     url = await serve(Engine())
-    graph = dag(node("a"), node("b", prompt="other", max_tokens=2))
-    async with session.post(f"{url}/compose", json={"dag": graph}) as response:
+    wire_graph = graph(node("a"), node("b", prompt="other", max_tokens=2))
+    async with session.post(f"{url}/compose", json={"dag": wire_graph}) as response:
         assert response.status == 200
         assert response.content_type == "application/json"
         body = await response.json()
-    streamed = await stream(session, url, graph)
+    streamed = await stream(session, url, wire_graph)
     assert isinstance(streamed[-1], GraphResult)
     assert body == streamed[-1].data
     assert set(body["data"]) == {"a", "b"}
@@ -89,7 +90,7 @@ async def test_a_fast_run_arrives_whole_and_in_order(
 
     engine = Engine()
     engine.register("Counter", counter)
-    events = await stream(session, await serve(engine), dag(node("c", "Counter", n=1)))
+    events = await stream(session, await serve(engine), graph(node("c", "Counter", n=1)))
 
     deltas = [e.data["text"] for e in events if isinstance(e, NodeDelta)]
     assert deltas == [f"{i}," for i in range(count)]
@@ -102,14 +103,14 @@ async def test_every_answer_carries_a_request_id(
     serve: Serve, session: aiohttp.ClientSession, path: str
 ) -> None:
     url = await serve(Engine())
-    async with session.post(f"{url}{path}", json={"dag": dag(node("a"))}) as response:
+    async with session.post(f"{url}{path}", json={"dag": graph(node("a"))}) as response:
         generated = response.headers["x-substrate-request-id"]
     assert len(generated) >= 16
     headers = {"X-Substrate-Request-Id": "req-from-client_1"}
-    async with session.post(f"{url}{path}", json={"dag": dag()}, headers=headers) as response:
+    async with session.post(f"{url}{path}", json={"dag": graph()}, headers=headers) as response:
         assert response.headers["x-substrate-request-id"] == "req-from-client_1"
     headers = {"X-Substrate-Request-Id": "not ok\tat all"}
-    async with session.post(f"{url}{path}", json={"dag": dag()}, headers=headers) as response:
+    async with session.post(f"{url}{path}", json={"dag": graph()}, headers=headers) as response:
         assert response.headers["x-substrate-request-id"] != "not ok\tat all"
 
 
@@ -145,7 +146,7 @@ async def test_an_engine_refusal_names_the_problem(
 ) -> None:
     url = await serve(Engine())
     async with session.post(
-        f"{url}/compose", json={"dag": dag(node("a", "NoSuchNode", x=1))}
+        f"{url}/compose", json={"dag": graph(node("a", "NoSuchNode", x=1))}
     ) as response:
         error = await response.json()
     assert "NoSuchNode" in error["message"]
@@ -153,7 +154,7 @@ async def test_an_engine_refusal_names_the_problem(
 
 async def test_a_body_over_the_limit_gets_413(serve: Serve, session: aiohttp.ClientSession) -> None:
     url = await serve(Engine(), limits=ServerLimits(max_body_size=1000))
-    big = {"dag": dag(node("a", prompt="x" * 2000))}
+    big = {"dag": graph(node("a", prompt="x" * 2000))}
     async with session.post(f"{url}/compose", json=big) as response:
         assert response.status == 413
         assert (await response.json())["type"] == "invalid_request_error"
@@ -178,7 +179,7 @@ async def test_a_missing_or_wrong_key_gets_401(
     url = await serve(Engine(), api_key="secret-key")
     headers = {"Authorization": authorization} if authorization else {}
     async with session.post(
-        f"{url}/compose", json={"dag": dag(node("a"))}, headers={**headers, **STREAM}
+        f"{url}/compose", json={"dag": graph(node("a"))}, headers={**headers, **STREAM}
     ) as response:
         assert response.status == 401
         assert response.content_type == "application/json"
@@ -191,7 +192,7 @@ async def test_the_right_key_is_let_in(serve: Serve, session: aiohttp.ClientSess
     url = await serve(Engine(), api_key="secret-key")
     headers = {"Authorization": "Bearer secret-key"}
     async with session.post(
-        f"{url}/compose", json={"dag": dag(node("a"))}, headers=headers
+        f"{url}/compose", json={"dag": graph(node("a"))}, headers=headers
     ) as response:
         assert response.status == 200
 
@@ -214,7 +215,7 @@ async def test_a_client_going_away_cancels_its_run(
     engine.register("Hang", hang)
     url = await serve(engine)
     response = await session.post(
-        f"{url}/compose", json={"dag": dag(node("h", "Hang", x=1))}, headers=STREAM
+        f"{url}/compose", json={"dag": graph(node("h", "Hang", x=1))}, headers=STREAM
     )
     first = await response.content.readuntil(b"\n\n")
     assert b'"first"' in first
@@ -233,7 +234,7 @@ async def test_shutdown_cancels_runs_in_flight(session: aiohttp.ClientSession) -
     await server.start_server()
     try:
         response = await session.post(
-            server.make_url("/compose"), json={"dag": dag(node("h", "Hang", x=1))}, headers=STREAM
+            server.make_url("/compose"), json={"dag": graph(node("h", "Hang", x=1))}, headers=STREAM
         )
         await asyncio.wait_for(hang.started.wait(), 5)
     finally:
@@ -253,7 +254,7 @@ async def test_a_client_going_away_cancels_its_json_run(
     engine.register("Hang", hang)
     url = await serve(engine)
     request = asyncio.ensure_future(
-        session.post(f"{url}/compose", json={"dag": dag(node("h", "Hang", x=1))})
+        session.post(f"{url}/compose", json={"dag": graph(node("h", "Hang", x=1))})
     )
     await asyncio.wait_for(hang.started.wait(), 5)
 
@@ -278,7 +279,7 @@ async def test_a_server_bug_is_a_json_500_without_its_details(
     url = await serve(FailingEngine())
     headers = STREAM if streaming else {}
     async with session.post(
-        f"{url}/compose", json={"dag": dag(node("a"))}, headers=headers
+        f"{url}/compose", json={"dag": graph(node("a"))}, headers=headers
     ) as response:
         assert response.status == 500
         assert response.content_type == "application/json"

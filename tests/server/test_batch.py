@@ -14,8 +14,9 @@ from rxsubstrate._events import Event, GraphResult, NodeDelta, encode_event
 from rxsubstrate._sse import encode_sse
 from rxsubstrate.engine import Engine, NodeContext
 from rxsubstrate.server._batch import Batch
+from tests.wire import graph, node
 
-from .conftest import Serve, dag, node
+from .conftest import Serve
 
 TIMEOUT = 10.0
 DELTA = NodeDelta(node_id="n", data={"text": "x" * 100})
@@ -127,7 +128,7 @@ async def test_a_client_that_never_reads_stalls_its_run(
     async with aiohttp.ClientSession(connector=connector) as reader:
         response = await reader.post(
             f"{url}/compose",
-            json={"dag": dag(node("e", "Endless", x=1))},
+            json={"dag": graph(node("e", "Endless", x=1))},
             headers={"Accept": "text/event-stream"},
         )
         sock = response.connection.transport.get_extra_info("socket")  # type: ignore[union-attr]

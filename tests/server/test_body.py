@@ -15,8 +15,9 @@ from rxsubstrate.engine import Engine
 from rxsubstrate.server import ServerLimits
 from rxsubstrate.server._body import check_shape
 from rxsubstrate.server._refusal import MAX_MESSAGE, Refusal
+from tests.wire import graph, node
 
-from .conftest import Serve, dag, node
+from .conftest import Serve
 
 JSON = {"Content-Type": "application/json"}
 
@@ -80,7 +81,7 @@ async def test_an_error_message_quoting_the_client_is_cut(
 ) -> None:
     url = await serve(Engine())
     huge = "x" * 5_000_000
-    body = json.dumps({"dag": dag(node(huge, "NoSuchNode", a=1))}).encode()
+    body = json.dumps({"dag": graph(node(huge, "NoSuchNode", a=1))}).encode()
 
     status, error = await post(session, url, body)
 

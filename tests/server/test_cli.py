@@ -20,8 +20,7 @@ from typing import IO, Any
 import pytest
 
 from rxsubstrate.cli import main
-
-from .conftest import dag, node
+from tests.wire import graph, node
 
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
@@ -60,11 +59,11 @@ class Served:
         self.url = url
         self.log = log
 
-    def post(self, graph: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    def post(self, wire_graph: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         """POST /compose ``graph``; the status and the JSON answer."""
         request = urllib.request.Request(
             f"{self.url}/compose",
-            data=json.dumps({"dag": graph}).encode(),
+            data=json.dumps({"dag": wire_graph}).encode(),
             headers={"Content-Type": "application/json", **(headers or {})},
         )
         try:
@@ -129,7 +128,7 @@ def serve_cli() -> Iterator[Any]:
 def test_serve_answers_then_stops_on_a_signal(serve_cli: Any, sig: int) -> None:
     served = serve_cli()
 
-    status, body = served.post(dag(node("a")))
+    status, body = served.post(graph(node("a")))
 
     assert status == 200
     assert isinstance(body["data"]["a"]["text"], str)
@@ -139,8 +138,8 @@ def test_serve_answers_then_stops_on_a_signal(serve_cli: Any, sig: int) -> None:
 def test_serve_takes_its_api_key_from_the_environment(serve_cli: Any) -> None:
     served = serve_cli(env={"RXSUBSTRATE_API_KEY": "local-secret"})
 
-    assert served.post(dag(node("a")))[0] == 401
-    assert served.post(dag(node("a")), {"Authorization": "Bearer local-secret"})[0] == 200
+    assert served.post(graph(node("a")))[0] == 401
+    assert served.post(graph(node("a")), {"Authorization": "Bearer local-secret"})[0] == 200
     assert served.stop(signal.SIGTERM) == 0
 
 
@@ -149,8 +148,8 @@ def test_serve_takes_its_api_key_from_a_file(serve_cli: Any, tmp_path: Path) -> 
     key_file.write_text("file-secret\n")
     served = serve_cli("--api-key-file", str(key_file))
 
-    assert served.post(dag(node("a")))[0] == 401
-    assert served.post(dag(node("a")), {"Authorization": "Bearer file-secret"})[0] == 200
+    assert served.post(graph(node("a")))[0] == 401
+    assert served.post(graph(node("a")), {"Authorization": "Bearer file-secret"})[0] == 200
     assert "file-secret" not in " ".join(served.process.args)  # type: ignore[arg-type]
     assert served.stop(signal.SIGTERM) == 0
 
@@ -158,8 +157,8 @@ def test_serve_takes_its_api_key_from_a_file(serve_cli: Any, tmp_path: Path) -> 
 def test_serve_takes_its_api_key_from_stdin(serve_cli: Any) -> None:
     served = serve_cli("--api-key-file", "-", stdin="stdin-secret\n")
 
-    assert served.post(dag(node("a")))[0] == 401
-    assert served.post(dag(node("a")), {"Authorization": "Bearer stdin-secret"})[0] == 200
+    assert served.post(graph(node("a")))[0] == 401
+    assert served.post(graph(node("a")), {"Authorization": "Bearer stdin-secret"})[0] == 200
     assert served.stop(signal.SIGTERM) == 0
 
 
@@ -176,7 +175,7 @@ def test_an_empty_key_file_is_a_usage_error(
 def test_limits_are_flags(serve_cli: Any) -> None:
     served = serve_cli("--max-json-depth", "3")
 
-    status, error = served.post(dag(node("a")))  # {dag {nodes [{args ... is 4 deep
+    status, error = served.post(graph(node("a")))  # {dag {nodes [{args ... is 4 deep
 
     assert status == 400
     assert "deeper than 3 levels" in error["message"]
@@ -191,14 +190,14 @@ WORKER_SERVING = r"worker (\d+) \(pid (\d+)\) is serving"
 
 def post_many(served: Served, n: int) -> list[int]:
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        return list(pool.map(lambda _: served.post(dag(node("a")))[0], range(n)))
+        return list(pool.map(lambda _: served.post(graph(node("a")))[0], range(n)))
 
 
 def test_two_workers_share_the_runs_then_stop(serve_cli: Any) -> None:
     served = serve_cli("--workers", "2")
     served.log.wait_for(WORKER_SERVING, count=2)
 
-    answers = [served.post(dag(node("a"))) for _ in range(4)]
+    answers = [served.post(graph(node("a"))) for _ in range(4)]
     assert post_many(served, 40) == [200] * 40
 
     assert all(status == 200 for status, _ in answers)
@@ -268,7 +267,6 @@ def test_bad_arguments_exit_with_usage(argv: list[str], capsys: pytest.CaptureFi
 
 
 def test_demo_prints_both_nodes_streaming(capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("rxsubstrate._graph", reason="the graph nodes have not landed yet")
 
     assert main(["demo", "--chunk-delay", "0"]) == 0
 

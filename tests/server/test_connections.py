@@ -11,13 +11,14 @@ import aiohttp
 
 from rxsubstrate.engine import Engine, NodeContext
 from rxsubstrate.server import ServerLimits
+from tests.wire import graph, node
 
-from .conftest import Hang, Serve, dag, node
+from .conftest import Hang, Serve
 from .raw_http import PARTIAL_HEAD, request_head
 
 TIMEOUT = 10.0
 QUICK = ServerLimits(receive_timeout=0.3)
-GRAPH = json.dumps({"dag": dag(node("a"))}).encode()
+GRAPH = json.dumps({"dag": graph(node("a"))}).encode()
 
 
 async def connect(url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -81,7 +82,7 @@ async def test_a_keep_alive_connection_gets_a_new_deadline_per_request(serve: Se
     url = await serve(Engine(), limits=ServerLimits(receive_timeout=5))
     async with aiohttp.ClientSession() as session:
         for _ in range(3):
-            async with session.post(f"{url}/compose", json={"dag": dag(node("a"))}) as response:
+            async with session.post(f"{url}/compose", json={"dag": graph(node("a"))}) as response:
                 assert response.status == 200
                 await response.read()
 
@@ -93,10 +94,10 @@ async def test_a_client_slow_to_read_a_large_answer_gets_all_of_it(serve: Serve)
     engine = Engine()
     engine.register("Big", big)
     url = await serve(engine, limits=QUICK)
-    graph = json.dumps({"dag": dag(node("b", "Big", x=1))}).encode()
+    wire_graph = json.dumps({"dag": graph(node("b", "Big", x=1))}).encode()
     reader, writer = await connect(url)
     try:
-        writer.write(request_head(len(graph)) + graph)
+        writer.write(request_head(len(wire_graph)) + wire_graph)
         await asyncio.sleep(1.0)  # a slow reader: longer than the receive timeout, reading nothing
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
         length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
@@ -112,7 +113,7 @@ async def test_a_new_connection_over_the_limit_closes_the_longest_idle_one(serve
     try:
         async with (
             aiohttp.ClientSession() as session,
-            session.post(f"{url}/compose", json={"dag": dag(node("a"))}) as response,
+            session.post(f"{url}/compose", json={"dag": graph(node("a"))}) as response,
         ):
             assert response.status == 200
         oldest_reader, _ = idle[0]
@@ -161,7 +162,7 @@ async def test_when_every_connection_is_busy_a_new_one_is_closed(serve: Serve) -
     url = await serve(engine, limits=ServerLimits(max_connections=2))
     busy = []
     try:
-        hung = json.dumps({"dag": dag(node("h", "Hang", x=1))}).encode()
+        hung = json.dumps({"dag": graph(node("h", "Hang", x=1))}).encode()
         for _ in range(2):
             reader, writer = await connect(url)
             writer.write(request_head(len(hung), stream=True) + hung)

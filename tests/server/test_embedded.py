@@ -14,16 +14,17 @@ import pytest
 from rxsubstrate import ServerClosed
 from rxsubstrate.engine import Engine
 from rxsubstrate.server import EmbeddedServer
+from tests.wire import graph, node
 
-from .conftest import Hang, dag, node
+from .conftest import Hang
 
 TIMEOUT = 10.0
 
 
-def post(server: EmbeddedServer, graph: Any) -> Any:
+def post(server: EmbeddedServer, wire_graph: Any) -> Any:
     request = urllib.request.Request(
         f"{server.start()}/compose",
-        data=json.dumps({"dag": graph}).encode(),
+        data=json.dumps({"dag": wire_graph}).encode(),
         headers={
             "Content-Type": "application/json",
             "Authorization": f"Bearer {server.api_key}",
@@ -46,7 +47,7 @@ def test_start_serves_on_loopback_and_close_joins_the_thread() -> None:
 
     assert url.startswith("http://127.0.0.1:")
     assert server.start() == url
-    assert post(server, dag(node("a")))["data"]["a"]["text"]
+    assert post(server, graph(node("a")))["data"]["a"]["text"]
     server.close()
     server.close()
     assert server_threads() == before
@@ -58,7 +59,7 @@ def test_two_servers_run_side_by_side() -> None:
     with EmbeddedServer() as one, EmbeddedServer(Engine()) as two:
         assert one.start() != two.start()
         assert one.api_key != two.api_key
-        assert post(one, dag(node("a"))) == post(two, dag(node("a")))
+        assert post(one, graph(node("a"))) == post(two, graph(node("a")))
 
 
 def test_close_without_start_is_fine() -> None:
@@ -73,7 +74,7 @@ def test_close_cancels_a_run_in_flight() -> None:
     where = urlsplit(server.start())
     connection = http.client.HTTPConnection(where.hostname or "", where.port, timeout=TIMEOUT)
     try:
-        body = json.dumps({"dag": dag(node("h", "Hang", x=1))})
+        body = json.dumps({"dag": graph(node("h", "Hang", x=1))})
         headers = {
             "Accept": "text/event-stream",
             "Content-Type": "application/json",

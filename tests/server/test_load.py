@@ -15,23 +15,24 @@ import aiohttp
 from rxsubstrate._events import Event
 from rxsubstrate.engine import Engine
 from rxsubstrate.server import ServerLimits
+from tests.wire import graph, node
 
-from .conftest import Serve, dag, node
+from .conftest import Serve
 from .raw_http import PARTIAL_HEAD, request_head
 from .test_app import read_events
 from .whole_run import check_whole
 
 TIMEOUT = 30.0
 STREAM = {"Accept": "text/event-stream"}
-GRAPH = dag(
+GRAPH = graph(
     node("a", prompt="windmills", max_tokens=30),
     node("b", prompt="mills", max_tokens=20),
     node("c", "MultiComputeText", prompt="three", num_choices=3, max_tokens=5),
 )
 
 
-async def run(session: aiohttp.ClientSession, url: str, graph: Any = GRAPH) -> list[Event]:
-    async with session.post(f"{url}/compose", json={"dag": graph}, headers=STREAM) as response:
+async def run(session: aiohttp.ClientSession, url: str, wire_graph: Any = GRAPH) -> list[Event]:
+    async with session.post(f"{url}/compose", json={"dag": wire_graph}, headers=STREAM) as response:
         assert response.status == 200, await response.text()
         return await read_events(response)
 
@@ -53,10 +54,10 @@ def node_tasks() -> list[asyncio.Task[Any]]:
 
 async def test_clients_that_go_away_mid_run_leave_no_task_behind(serve: Serve) -> None:
     url = await serve(Engine(chunk_delay=0.01))
-    graph = dag(*(node(f"n{i}", prompt=f"p{i}", max_tokens=1000) for i in range(10)))
+    wire_graph = graph(*(node(f"n{i}", prompt=f"p{i}", max_tokens=1000) for i in range(10)))
 
     async def abandon(session: aiohttp.ClientSession) -> None:
-        response = await session.post(f"{url}/compose", json={"dag": graph}, headers=STREAM)
+        response = await session.post(f"{url}/compose", json={"dag": wire_graph}, headers=STREAM)
         await response.content.readuntil(b"\n\n")  # the run is going
         response.close()
 

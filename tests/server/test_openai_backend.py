@@ -13,8 +13,7 @@ from aiohttp.test_utils import TestServer
 from rxsubstrate import GraphResult, NodeDelta, NodeError, NodeResult, Timeout
 from rxsubstrate.engine import Engine, OpenAITextBackend
 from tests.engine.graphs import run
-
-from .conftest import dag, node
+from tests.wire import graph, node
 
 
 class Upstream:
@@ -98,12 +97,12 @@ async def test_runs_share_one_pooled_connection_until_the_engine_closes(
     upstream: tuple[Upstream, str], make_engine: Make
 ) -> None:
     engine = make_engine()
-    graph = dag(node("a", prompt="one"))
+    wire_graph = graph(node("a", prompt="one"))
 
-    await run(engine, graph)
-    await run(engine, graph)
+    await run(engine, wire_graph)
+    await run(engine, wire_graph)
     await engine.aclose()
-    await run(engine, graph)
+    await run(engine, wire_graph)
 
     first, second, after_close = upstream[0].peers
     assert first == second  # kept alive and reused, not a new session per node
@@ -114,9 +113,9 @@ async def test_compute_text_streams_the_upstreams_chunks(
     upstream: tuple[Upstream, str], make_engine: Make
 ) -> None:
     engine = make_engine(api_key="upstream-key")
-    graph = dag(node("a", prompt="tell me about windmills", temperature=0.2, max_tokens=9))
+    wire_graph = graph(node("a", prompt="tell me about windmills", temperature=0.2, max_tokens=9))
 
-    events = await run(engine, graph)
+    events = await run(engine, wire_graph)
 
     deltas = [e.data for e in events if isinstance(e, NodeDelta)]
     assert deltas == [
@@ -139,9 +138,9 @@ async def test_compute_text_streams_the_upstreams_chunks(
 async def test_multi_compute_text_streams_each_choice_as_array_items(
     upstream: tuple[Upstream, str], make_engine: Make
 ) -> None:
-    graph = dag(node("m", "MultiComputeText", prompt="one two", num_choices=3))
+    wire_graph = graph(node("m", "MultiComputeText", prompt="one two", num_choices=3))
 
-    events = await run(make_engine(), graph)
+    events = await run(make_engine(), wire_graph)
 
     items = [e.data["choices"] for e in events if isinstance(e, NodeDelta)]
     assert {item["index"] for item in items} == {0, 1, 2}
@@ -154,9 +153,9 @@ async def test_multi_compute_text_streams_each_choice_as_array_items(
 async def test_model_named_nodes_send_the_system_prompt(
     upstream: tuple[Upstream, str], make_engine: Make
 ) -> None:
-    graph = dag(node("l", "Llama3Instruct8B", prompt="hi there", system_prompt="be brief"))
+    wire_graph = graph(node("l", "Llama3Instruct8B", prompt="hi there", system_prompt="be brief"))
 
-    events = await run(make_engine(), graph)
+    events = await run(make_engine(), wire_graph)
 
     assert isinstance(events[-1], GraphResult)
     assert events[-1].outputs["l"] == {"choices": [{"text": "hi|there|"}]}
@@ -165,9 +164,9 @@ async def test_model_named_nodes_send_the_system_prompt(
 
 
 async def test_batch_compute_text_answers_every_prompt(make_engine: Make) -> None:
-    graph = dag(node("b", "BatchComputeText", prompts=["a b", "c"]))
+    wire_graph = graph(node("b", "BatchComputeText", prompts=["a b", "c"]))
 
-    events = await run(make_engine(), graph)
+    events = await run(make_engine(), wire_graph)
 
     assert isinstance(events[-1], GraphResult)
     assert events[-1].outputs["b"] == {"outputs": [{"text": "a|b|"}, {"text": "c|"}]}
@@ -186,9 +185,9 @@ FAILURES = {
 async def test_an_upstream_failure_is_the_nodes_api_error(
     make_engine: Make, prompt: str, expected: tuple[str, str]
 ) -> None:
-    graph = dag(node("a", prompt=prompt), node("ok", prompt="fine"))
+    wire_graph = graph(node("a", prompt=prompt), node("ok", prompt="fine"))
 
-    events = await run(make_engine(api_key="upstream-key"), graph)
+    events = await run(make_engine(api_key="upstream-key"), wire_graph)
 
     errors = [e for e in events if isinstance(e, NodeError)]
     assert [e.node_id for e in errors] == ["a"]
@@ -204,7 +203,7 @@ async def test_an_unreachable_backend_is_the_nodes_api_error() -> None:
     engine = Engine()
     OpenAITextBackend("http://127.0.0.1:9/v1", "m", timeout=Timeout(connect=5)).install(engine)
 
-    events = await run(engine, dag(node("a")))
+    events = await run(engine, graph(node("a")))
     await engine.aclose()
 
     error = next(e for e in events if isinstance(e, NodeError))

@@ -23,6 +23,7 @@ from rxsubstrate import (
     AuthenticationError,
     ConnectError,
     ConnectTimeout,
+    Event,
     GraphResult,
     ProtocolError,
     RateLimited,
@@ -32,6 +33,7 @@ from rxsubstrate import (
     RunTimeout,
     Secrets,
     ServerError,
+    SSEDecoder,
     StreamInterrupted,
     Substrate,
     SubstrateError,
@@ -39,8 +41,7 @@ from rxsubstrate import (
     TransportError,
     UnexpectedContentType,
 )
-from rxsubstrate._events import Event, decode_event
-from rxsubstrate._sse import SSEDecoder
+from rxsubstrate._events import decode_event
 from tests.fault_server import FaultServer, answer, free_port, raw, reset, silent
 from tests.replay_server import seed_events, sse
 from tests.test_client_stream import DAG, consume

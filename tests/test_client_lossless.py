@@ -11,8 +11,16 @@ from typing import Any
 import msgspec
 import pytest
 
-from rxsubstrate import EventTooLarge, GraphResult, Limits, MalformedEvent, Substrate, Timeout
-from rxsubstrate._events import Event, decode_event
+from rxsubstrate import (
+    Event,
+    EventTooLarge,
+    GraphResult,
+    Limits,
+    MalformedEvent,
+    Substrate,
+    Timeout,
+)
+from rxsubstrate._events import decode_event
 from rxsubstrate.ops import graph_result
 from tests.replay_server import ReplayServer, Reply, seed_events, sse
 from tests.test_client_stream import DAG, MODES, consume, seed_bytes

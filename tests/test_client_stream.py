@@ -16,6 +16,7 @@ from rxsubstrate import (
     APIStatusError,
     AuthenticationError,
     ClientClosed,
+    Event,
     EventTooLarge,
     GraphResult,
     Limits,
@@ -23,6 +24,7 @@ from rxsubstrate import (
     NodeDelta,
     NodeResult,
     ReadTimeout,
+    SSEDecoder,
     StreamInterrupted,
     Substrate,
     Timeout,
@@ -30,8 +32,7 @@ from rxsubstrate import (
     UnknownEvent,
     WouldDeadlock,
 )
-from rxsubstrate._events import Event, decode_event
-from rxsubstrate._sse import SSEDecoder
+from rxsubstrate._events import decode_event
 from tests.replay_server import ReplayServer, Reply, seed_events, sse
 
 DAG: dict[str, Any] = {"nodes": [], "edges": [], "initial_args": {}, "futures": [], "id": "g"}

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from rxsubstrate import (
     ErrorData,
+    Event,
     GraphResult,
     MalformedEvent,
     NodeDelta,
@@ -18,7 +19,7 @@ from rxsubstrate import (
     NodeResult,
     UnknownEvent,
 )
-from rxsubstrate._events import Event, decode_batch, decode_event, encode_event
+from rxsubstrate._events import decode_batch, decode_event, encode_event
 
 
 def test_each_known_object_decodes_to_its_struct() -> None:

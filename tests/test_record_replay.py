@@ -21,6 +21,7 @@ from reactivex import operators as rx_ops
 
 from rxsubstrate import (
     ComputeText,
+    Event,
     GraphResult,
     MalformedEvent,
     NodeDelta,
@@ -33,7 +34,7 @@ from rxsubstrate import (
     replay,
     sb,
 )
-from rxsubstrate._events import Event, decode_event
+from rxsubstrate._events import decode_event
 from rxsubstrate._recording import HEADER
 from tests.replay_server import ReplayServer, Reply, seed_events, sse
 from tests.sse_reference import parse

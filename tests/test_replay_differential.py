@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rxsubstrate import (
+    Event,
     EventTooLarge,
     Limits,
     MalformedEvent,
@@ -21,7 +22,6 @@ from rxsubstrate import (
     Substrate,
     replay,
 )
-from rxsubstrate._events import Event
 from rxsubstrate._replay import MarkSplitter
 from tests.replay_server import ReplayServer, Reply
 from tests.test_client_stream import DAG

@@ -20,11 +20,11 @@ from substrate import (
 )
 
 from rxsubstrate import Event, NodeDelta, NodeResult
-from rxsubstrate.engine import Engine
+from rxsubstrate.engine import Engine, generate_text
 from rxsubstrate.engine._budget import Budget, finish
 from rxsubstrate.engine._jsongen import JsonGenerator, delta_chunks
 from rxsubstrate.engine._schema import SchemaChecker
-from rxsubstrate.engine._text import count_tokens, generate_text, seed_of
+from rxsubstrate.engine._text import count_tokens, seed_of
 from tests.delta_reference import apply_delta, merge_chunk
 
 from .graphs import run, serialize

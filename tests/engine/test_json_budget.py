@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 import rxsubstrate.engine
 from rxsubstrate import ErrorData, Event, GraphResult, NodeDelta, NodeError, NodeResult
-from rxsubstrate.engine import Engine, EngineLimits, GraphInvalid
+from rxsubstrate.engine import Engine, EngineLimits, GraphInvalid, generate_text
 from rxsubstrate.engine._budget import Budget, finish
 from rxsubstrate.engine._jsongen import JsonGenerator
 from rxsubstrate.engine._schema import SchemaChecker
-from rxsubstrate.engine._text import generate_text, seed_of
+from rxsubstrate.engine._text import seed_of
 from tests.wire import graph, node, ref, trace
 
 from .graphs import engine_lines, run

@@ -12,7 +12,9 @@ import msgspec
 import pytest
 
 import rxsubstrate
-from rxsubstrate._graph import NODE_TYPES, OUTPUT_TYPES, Node, serialize
+from rxsubstrate import Node, serialize
+from rxsubstrate._graph import NODE_TYPES
+from rxsubstrate.outputs import OUTPUT_TYPES
 from tools.generate_nodes import OPENAPI_PATH, OUTPUT_DIR, generate, main
 
 with warnings.catch_warnings():

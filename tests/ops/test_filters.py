@@ -9,9 +9,8 @@ import pytest
 from reactivex import GroupedObservable
 from reactivex.testing import ReactiveTest, TestScheduler
 
-from rxsubstrate import GraphResult, NodeFailed
+from rxsubstrate import GraphResult, NodeFailed, SSEDecoder
 from rxsubstrate._events import decode_event
-from rxsubstrate._sse import SSEDecoder
 from rxsubstrate.ops import (
     deltas,
     errors,

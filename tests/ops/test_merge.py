@@ -8,8 +8,8 @@ from reactivex.abc import ObserverBase
 from reactivex.disposable import Disposable
 from reactivex.testing import ReactiveTest, TestScheduler
 
-from rxsubstrate import Event, StreamInterrupted
-from rxsubstrate._merge import RunEvent, RunsFailed, merge_runs, stream_many
+from rxsubstrate import Event, RunEvent, RunsFailed, StreamInterrupted, merge_runs
+from rxsubstrate._merge import stream_many
 
 from ._make import g, r
 

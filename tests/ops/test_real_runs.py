@@ -27,12 +27,14 @@ from rxsubstrate import (
     NodeError,
     NodeFailed,
     NodeResult,
+    RunEvent,
+    RunsFailed,
+    SSEDecoder,
     Substrate,
+    merge_runs,
     sb,
 )
 from rxsubstrate._events import decode_event
-from rxsubstrate._merge import RunEvent, RunsFailed, merge_runs
-from rxsubstrate._sse import SSEDecoder
 from rxsubstrate.engine import Engine, NodeContext
 from rxsubstrate.ops import (
     assemble,

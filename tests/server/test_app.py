@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from rxsubstrate._events import Event, GraphResult, NodeDelta, NodeResult, decode_event
-from rxsubstrate._sse import SSEDecoder
+from rxsubstrate import Event, GraphResult, NodeDelta, NodeResult, SSEDecoder
+from rxsubstrate._events import decode_event
 from rxsubstrate.engine import Engine, EngineLimits, NodeContext, Plan
 from rxsubstrate.server import ServerLimits, create_app
 from tests.wire import graph, node

@@ -10,7 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from rxsubstrate._events import Event, GraphResult, NodeDelta, encode_event
+from rxsubstrate import Event, GraphResult, NodeDelta
+from rxsubstrate._events import encode_event
 from rxsubstrate._sse import encode_sse
 from rxsubstrate.engine import Engine, NodeContext
 from rxsubstrate.server._batch import Batch

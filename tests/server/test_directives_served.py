@@ -9,9 +9,18 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from rxsubstrate import Box, ComputeText, sb, serialize
-from rxsubstrate._events import Event, GraphResult, NodeError, NodeResult, decode_event
-from rxsubstrate._sse import SSEDecoder
+from rxsubstrate import (
+    Box,
+    ComputeText,
+    Event,
+    GraphResult,
+    NodeError,
+    NodeResult,
+    SSEDecoder,
+    sb,
+    serialize,
+)
+from rxsubstrate._events import decode_event
 from rxsubstrate.engine import DirectiveLimits, Engine
 from rxsubstrate.server import create_app
 from tests.engine.processes import NewProcesses

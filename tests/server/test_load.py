@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from rxsubstrate._events import Event
+from rxsubstrate import Event
 from rxsubstrate.engine import Engine
 from rxsubstrate.server import ServerLimits
 from tests.wire import graph, node

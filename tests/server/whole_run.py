@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rxsubstrate._events import Event, GraphResult, NodeDelta, NodeResult
+from rxsubstrate import Event, GraphResult, NodeDelta, NodeResult
 
 
 def by_node(events: list[Event]) -> dict[str, list[Event]]:

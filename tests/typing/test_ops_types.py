@@ -18,9 +18,11 @@ from rxsubstrate import (
     NodeDelta,
     NodeError,
     NodeResult,
+    RunEvent,
+    merge_runs,
     sb,
 )
-from rxsubstrate._merge import RunEvent, merge_runs, stream_many
+from rxsubstrate._merge import stream_many
 from rxsubstrate.ops import (
     NodeEvent,
     NodeLike,

@@ -194,8 +194,7 @@ class UnexpectedContentType(ProtocolError):
         self.content_type = content_type
         self.expected = expected
         self.body = body
-        shown = body[:200].decode("utf-8", "replace")
-        super().__init__(f"the server answered {content_type}, not {expected}: {shown!r}")
+        super().__init__(f"the server answered {content_type}, not {expected}: {_shown(body)}")
 
 
 class EventTooLarge(ProtocolError):
@@ -223,8 +222,7 @@ class MalformedEvent(ProtocolError):
     def __init__(self, detail: str, raw: bytes, index: int) -> None:
         self.raw = raw
         self.index = index
-        shown = raw[:200].decode("utf-8", "replace")
-        super().__init__(f"event #{index} is malformed ({detail}): {shown!r}")
+        super().__init__(f"event #{index} is malformed ({detail}): {_shown(raw)}")
 
 
 class NodeFailed(SubstrateError):
@@ -370,3 +368,8 @@ class InvalidNodeArgs(SubstrateError, ValueError):
 class SandboxFailed(SubstrateError):
     """The engine's directive sandbox itself failed (a worker could not start, or the engine
     was closed): the server's fault, not the directive's."""
+
+
+def _shown(data: bytes) -> str:
+    """The first 200 bytes of what a server sent, quoted for a message."""
+    return repr(data[:200].decode("utf-8", "replace"))

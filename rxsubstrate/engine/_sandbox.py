@@ -24,7 +24,6 @@ import asyncio
 import concurrent.futures
 import os
 import queue
-import select
 import shutil
 import signal
 import subprocess
@@ -343,24 +342,10 @@ def _read_frame(pipe: IO[bytes] | None, deadline: float, max_size: int) -> bytes
     """
     assert pipe is not None
     fd = pipe.fileno()
-    header = _read_exactly(fd, worker.HEADER.size, deadline)
+    header = worker.read_exactly(fd, worker.HEADER.size, deadline)
     if header is None:
         return None
     size = worker.HEADER.unpack(header)[0]
     if size > max_size:
         raise _FrameTooLarge
-    return _read_exactly(fd, size, deadline)
-
-
-def _read_exactly(fd: int, size: int, deadline: float) -> bytes | None:
-    chunks, left = [], size
-    while left:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-            raise TimeoutError
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+    return worker.read_exactly(fd, size, deadline)

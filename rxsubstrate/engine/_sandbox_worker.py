@@ -29,8 +29,10 @@ import math
 import os
 import re
 import resource
+import select
 import struct
 import sys
+import time
 from types import ModuleType
 from typing import Any, Final, Literal
 
@@ -205,15 +207,24 @@ def _limit_cpu(seconds: int) -> None:
 
 
 def _read(fd: int) -> bytes | None:
-    header = _read_exactly(fd, HEADER.size)
+    header = read_exactly(fd, HEADER.size)
     if header is None:
         return None
-    return _read_exactly(fd, HEADER.unpack(header)[0])
+    return read_exactly(fd, HEADER.unpack(header)[0])
 
 
-def _read_exactly(fd: int, size: int) -> bytes | None:
+def read_exactly(fd: int, size: int, deadline: float | None = None) -> bytes | None:
+    """``size`` bytes of a frame (both ends of the pipe read with it), or None at EOF.
+
+    Raises:
+        TimeoutError: not all there by ``deadline`` (``time.monotonic``), when one is given.
+    """
     chunks, left = [], size
     while left:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise TimeoutError
         chunk = os.read(fd, min(left, 1 << 20))
         if not chunk:
             return None

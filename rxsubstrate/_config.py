@@ -13,7 +13,7 @@ __all__ = ["Limits", "Retry", "Timeout", "check_api_key", "check_base_url", "che
 class Timeout(msgspec.Struct, frozen=True, kw_only=True):
     """How long the client waits, in seconds; ``None`` waits forever.
 
-    Args:
+    Attributes:
         connect: for a stream, to connect and send the request and receive the response
             headers (``ConnectTimeout``); for ``run()``, whose answer comes only when the graph
             is done, to connect.
@@ -43,7 +43,7 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True):
     run with 200, nothing is retried, so no event is ever delivered twice. ``Retry(attempts=1)``
     (or ``Substrate(retry=None)``) turns retrying off.
 
-    Args:
+    Attributes:
         attempts: requests sent at most, the first one included.
         backoff: the wait before the first retry; it doubles before each next one, and each
             wait is shortened by a random part of up to half (jitter), so that many clients
@@ -71,7 +71,7 @@ class Retry(msgspec.Struct, frozen=True, kw_only=True):
 class Limits(msgspec.Struct, frozen=True, kw_only=True):
     """Memory bounds of a run.
 
-    Args:
+    Attributes:
         max_event_size: the most bytes one SSE event may span (``EventTooLarge`` past it).
         max_buffered_batches: how many undelivered batches (one per network read, at most a
             few hundred KiB each) ``iter()`` holds before it stops reading the socket until the

@@ -111,18 +111,26 @@ def run_page(path: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """A page's surroundings: a temporary directory, the embedded engine, logging as it was."""
+    """A page's surroundings: a temporary directory, the embedded engine; logging (levels and
+    handlers of the root and of rxsubstrate's loggers) as it was, after."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SUBSTRATE_API_KEY", raising=False)
     monkeypatch.delenv("SUBSTRATE_BASE_URL", raising=False)
-    root_handlers = logging.root.handlers[:]
-    ours = logging.getLogger("rxsubstrate")
-    level = ours.level
+    loggers = [logging.root, *map(logging.getLogger, ["rxsubstrate", *rxsubstrate_loggers()])]
+    saved = [(logger, logger.level, logger.handlers[:]) for logger in loggers]
     try:
         yield
     finally:
-        logging.root.handlers[:] = root_handlers
-        ours.setLevel(level)
+        for logger, level, handlers in saved:
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
+        for name in set(rxsubstrate_loggers()) - {logger.name for logger in loggers}:
+            logging.getLogger(name).setLevel(logging.NOTSET)  # made by the page
+            logging.getLogger(name).handlers.clear()
+
+
+def rxsubstrate_loggers() -> list[str]:
+    return [name for name in logging.root.manager.loggerDict if name.startswith("rxsubstrate.")]
 
 
 def close_left(namespace: dict[str, Any]) -> None:

@@ -469,6 +469,15 @@ class RunStream(Observable[Event]):
     def __await__(self) -> Generator[Any, None, Event]:
         return awaited(self, self, None)
 
+    def __iter__(self) -> Iterator[Event]:
+        """``for event in stream``: ``stream.iter()`` (without this, Python would fall back on
+        reactivex's slicing and loop forever on empty slices)."""
+        return self.iter()
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        """``async for event in stream``: ``stream.async_iter()``."""
+        return self.async_iter()
+
     def iter(self) -> Iterator[Event]:
         """The run's events on the calling thread (the I/O runs on the client's loop thread, a
         replay's on its own).

@@ -14,7 +14,7 @@ mark the operators they return (``selecting``), and ``pipe`` reads the marks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -191,6 +191,19 @@ class RunPipeline(Observable[T]):
     def __await__(self) -> Generator[Any, None, T]:
         """The pipeline's last value, on the running loop; empty, it raises as ``run()``."""
         return awaited(self._inner, self._stream, self._selected)
+
+    def __iter__(self) -> Iterator[T]:
+        """``for x in pipeline``: ``rxsubstrate.iterate(pipeline)`` (without this, Python would
+        fall back on reactivex's slicing and loop forever on empty slices)."""
+        from ._iterate import iterate
+
+        return iterate(self)
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        """``async for x in pipeline``: ``rxsubstrate.aiterate(pipeline)``."""
+        from ._iterate import aiterate
+
+        return aiterate(self)
 
 
 def piped(

@@ -287,9 +287,10 @@ def test_slow_iter_consumer_gets_backpressure_not_a_growing_queue(client_for: An
         client = client_for(server.url, limits=Limits(max_buffered_batches=2))
         iterator = client.stream(DAG).iter()
         next(iterator)
-        # The consumer stalls. Were reading unbounded, the server would write all 24 MB and
-        # reach its keep-alive trickle; bounded, it blocks on a full socket.
-        assert not server.client_gone.wait(1.0)
+        # The consumer stalls. Were reading unbounded, the server would write all 24 MB (in
+        # well under a second on loopback); bounded, it blocks on a full socket.
+        assert not server.chunks_sent.wait(1.0)
+        assert not server.client_gone.is_set()
         assert len(server.requests) == 1
         iterator.close()
         assert server.client_gone.wait(10)

@@ -273,6 +273,9 @@ def test_demo_prints_both_nodes_streaming(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert out.count(" done") == 2
     assert "graph.result:" in out
+    assert out.startswith(
+        "Note: this is the embedded engine; the built-in text is a local stand-in"
+    )
 
 
 def test_importing_the_package_loads_no_cli_server_or_engine() -> None:

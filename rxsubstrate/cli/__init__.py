@@ -1,0 +1,59 @@
+"""The ``rxsubstrate`` command (and ``python -m rxsubstrate``), one module per command:
+
+- ``serve`` (``_serve``): the local engine as a Substrate-compatible HTTP API.
+- ``demo`` (``_demo``): the announcement's two-node example.
+
+Exit status: 0 on success, 1 when a node or the run failed (the typed error on stderr), 2 for a
+bad argument or file (with the command's usage), 130 on Ctrl-C (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeAlias
+
+from . import _demo, _serve
+from ._usage import BadArguments, HelpFormatter
+
+if TYPE_CHECKING:
+    Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status.
+
+    Raises:
+        SystemExit: with status 2 for a bad argument (after printing the usage), 0 after
+            ``--help``.
+    """
+    args = parser().parse_args(argv)
+    try:
+        status: int = args.handler(args)
+    except BadArguments as exc:
+        args.command_parser.error(str(exc))
+    except KeyboardInterrupt:
+        print("rxsubstrate: cancelled (Ctrl-C)", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # stdout went away (| head): the run is cancelled; stay quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return status
+
+
+def parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    top = argparse.ArgumentParser(
+        prog="rxsubstrate",
+        description="Substrate graph runs as reactive streams: serve a local"
+        " Substrate-compatible engine, or run the demo.",
+        formatter_class=HelpFormatter,
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in (_serve, _demo):
+        command.add_parser(commands)
+    return top

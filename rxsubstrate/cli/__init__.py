@@ -1,10 +1,14 @@
 """The ``rxsubstrate`` command (and ``python -m rxsubstrate``), one module per command:
 
 - ``serve`` (``_serve``): the local engine as a Substrate-compatible HTTP API.
+- ``run`` (``_run``): a graph file's run, in a live terminal view or as JSON lines or SSE.
+- ``record`` (``_record``) and ``replay`` (``_replay``): a run saved with its timings, played
+  back into the same view.
 - ``demo`` (``_demo``): the announcement's two-node example.
 
 Exit status: 0 on success, 1 when a node or the run failed (the typed error on stderr), 2 for a
-bad argument or file (with the command's usage), 130 on Ctrl-C (one line on stderr).
+bad argument or file (with the command's usage), 130 on Ctrl-C (one line on stderr). Only the
+live view imports rich (the ``rxsubstrate[cli]`` extra), and only when it is shown.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeAlias
 
-from . import _demo, _serve
+from . import _demo, _record, _replay, _run, _serve
 from ._usage import BadArguments, HelpFormatter
 
 if TYPE_CHECKING:
@@ -49,11 +53,11 @@ def parser() -> argparse.ArgumentParser:
     """The whole command line."""
     top = argparse.ArgumentParser(
         prog="rxsubstrate",
-        description="Substrate graph runs as reactive streams: serve a local"
-        " Substrate-compatible engine, or run the demo.",
+        description="Substrate graph runs as reactive streams: run a graph file in a live view,"
+        " record and replay runs, or serve a local Substrate-compatible engine.",
         formatter_class=HelpFormatter,
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (_serve, _demo):
+    for command in (_run, _record, _replay, _serve, _demo):
         command.add_parser(commands)
     return top

@@ -12,7 +12,7 @@ from .._output_builder import OutputBuilder, materialise
 from ._node_builders import NodeBuilders
 from ._node_fold import NodeFold, fold_nodes
 
-__all__ = ["Snapshot", "snapshots"]
+__all__ = ["Snapshot", "snapshot_fold", "snapshots"]
 
 
 class Snapshot:
@@ -76,6 +76,11 @@ def snapshots() -> Callable[[Observable[Event]], Observable[Snapshot]]:
     """
 
     return fold_nodes(_Snapshots)
+
+
+def snapshot_fold() -> NodeFold[Snapshot]:
+    """``snapshots()``'s state for one stream, for code that reads events one by one."""
+    return _Snapshots()
 
 
 class _Snapshots(NodeFold[Snapshot]):

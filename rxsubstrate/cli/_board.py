@@ -17,6 +17,7 @@ import msgspec
 
 from .._events import Event, GraphResult, NodeDelta, NodeError, NodeResult
 from ..ops._snapshots import Snapshot, snapshot_fold
+from ._printable import printable
 
 __all__ = ["Board", "NodeLabel", "NodeView", "Status", "output_text", "tally"]
 
@@ -48,7 +49,8 @@ class NodeView:
         label: its name and kind.
         status: where it stands.
         text: its output so far as text: the text of a text- or choices-shaped output, else the
-            output as indented JSON; "" before anything arrived.
+            output as indented JSON; "" before anything arrived. Control characters are
+            escaped (``printable``), as in ``error`` and an unknown node's name.
         error: ``type: message`` of its ``node.error``, if it failed.
         elapsed: seconds from the start of the run to its end (or to now, while unfinished).
         chunks: the deltas received.
@@ -113,7 +115,8 @@ class Board:
                 return
             node = self._nodes.get(event.node_id)
             if node is None:
-                node = self._nodes[event.node_id] = _Node(NodeLabel(event.node_id, event.node_id))
+                label = NodeLabel(event.node_id, printable(event.node_id))
+                node = self._nodes[event.node_id] = _Node(label)
             for snapshot in self._fold.step(event, self._position):
                 node.snapshot = snapshot
             if isinstance(event, NodeDelta):
@@ -128,7 +131,7 @@ class Board:
                 node.status = "done"
             else:
                 node.status = "failed"
-                node.error = f"{event.data.type}: {event.data.message}"
+                node.error = printable(f"{event.data.type}: {event.data.message}")
 
     def end(self, ending: Ending) -> None:
         """The run is over: the nodes that did not finish get ``ending`` as their status."""
@@ -181,7 +184,7 @@ class _Node:
     def text(self) -> str:
         snapshot, text = self._text
         if snapshot is not self.snapshot and self.snapshot is not None:
-            self._text = (self.snapshot, text := output_text(self.snapshot))
+            self._text = (self.snapshot, text := printable(output_text(self.snapshot)))
         return text
 
 

@@ -26,6 +26,7 @@ import msgspec
 from .._graph import Node, serialize
 from .._wire import VISIBLE
 from ._board import NodeLabel
+from ._printable import printable
 from ._usage import BadArguments
 
 __all__ = ["MAX_JSON_SIZE", "Graph", "add_graph_arguments", "load_graph"]
@@ -206,7 +207,7 @@ def _cut(path: str, dag: dict[str, Any], names: Sequence[str]) -> dict[str, Any]
 def _labels(dag: dict[str, Any], named: dict[str, str]) -> tuple[NodeLabel, ...]:
     """The nodes the run outputs, each under its variable's name when it has one."""
     return tuple(
-        NodeLabel(node["id"], named.get(node["id"], node["id"]), node["node"])
+        NodeLabel(node["id"], printable(named.get(node["id"], node["id"])), printable(node["node"]))
         for node in dag["nodes"]
         if node.get(VISIBLE)
     )

@@ -22,6 +22,7 @@ from .._events import Event, NodeError, encode_event
 from .._sse_writer import sdk_sse
 from ._board import Board, NodeLabel
 from ._plain import plain_report
+from ._printable import printable_message
 
 if TYPE_CHECKING:
     from .._client import RunStream
@@ -147,4 +148,4 @@ def _write(form: Form, event: Event) -> None:
 
 
 def _complain(error: BaseException) -> None:
-    print(f"rxsubstrate: {type(error).__name__}: {error}", file=sys.stderr)
+    print(f"rxsubstrate: {type(error).__name__}: {printable_message(str(error))}", file=sys.stderr)

@@ -90,7 +90,9 @@ def _panel(view: NodeView, console: Console, width: int, lines: int | None) -> P
     """A node's panel: its name and kind above, its status below, the last ``lines`` lines of
     its text (all of it for None) inside."""
     style = _STYLES.get(view.status, "magenta")
-    body = Text(view.text)
+    # Wrapping costs as much as the text is long: wrap no more than the lines that will show
+    # (a wrapped line holds at most `width` characters and its line end).
+    body = Text(view.text if lines is None else view.text[-lines * (width + 1) :])
     if view.error:
         body.append(("\n" if view.text else "") + view.error, style="red")
     if lines is not None:

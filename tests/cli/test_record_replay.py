@@ -99,3 +99,26 @@ def test_a_speed_that_is_not_a_positive_number_is_a_usage_error(
 
     assert result.status == 2
     assert "--speed" in result.err
+
+
+def test_escape_sequences_from_a_run_are_shown_not_obeyed(cli: Cli, tmp_path: Path) -> None:
+    capture = tmp_path / "hostile.sse"  # any SSE capture of a run replays
+    capture.write_text(
+        'data: {"object":"node.delta","node_id":"n\\u001b[2J",'
+        '"data":{"text":"a \\u001b[31mred"}}\n\n'
+        'data: {"object":"node.error","node_id":"e","data":{"type":"api_error",'
+        '"message":"\\u001b]0;title\\u0007 gone"}}\n\n'
+        'data: {"object":"graph.result","data":{"data":{}}}\n\n'
+    )
+
+    result = cli("replay", str(capture), "--fast")
+
+    assert result.status == 1
+    assert "\x1b" not in result.out + result.err
+    assert "\x07" not in result.out + result.err
+    assert "== n\\x1b[2J: no result after " in result.out
+    assert "\na \\x1b[31mred\n" in result.out
+    assert "api_error: \\x1b]0;title\\x07 gone" in result.out
+    assert result.err == (
+        "rxsubstrate: NodeFailed: node e failed with api_error: \\x1b]0;title\\x07 gone\n"
+    )

@@ -57,6 +57,7 @@ async def _fill(channel: Channel[list[Event]], open_batches: OpenBatches) -> Non
     async with aclosing(await open_batches()) as batches:
         async for batch in batches:
             channel.put(batch)
+            del batch  # the channel holds it; not this frame while the next read waits
             if channel.full():
                 await channel.space()
 
@@ -169,6 +170,7 @@ async def async_iterate(
                 run.leave()
             for item in transform(batch):
                 yield item
+            del batch  # a run waiting for its server holds no events
         raise ClientClosed(CLOSED_MID_RUN)
     except (GeneratorExit, asyncio.CancelledError):
         if not run.closing:

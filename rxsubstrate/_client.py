@@ -445,11 +445,12 @@ class RunStream(Observable[Event]):
                 if channel is None:  # the common path: nothing more per event
                     for event in batch:
                         on_next(event)
-                    continue
-                for event in batch:
-                    on_next(event)
-                    if channel.full():
-                        await channel.space()
+                else:
+                    for event in batch:
+                        on_next(event)
+                        if channel.full():
+                            await channel.space()
+                del batch  # a run waiting for its server holds no events
 
     if not TYPE_CHECKING:  # the inherited overloads type it; at run time it is explained
 

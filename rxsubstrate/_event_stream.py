@@ -78,6 +78,7 @@ async def read_events(
     async with open_body(progress) as body:
         while chunk := await body.read(READ_SIZE):
             payloads = decoder.feed_data(chunk)
+            del chunk
             progress.pending = decoder.pending
             if not payloads:
                 continue
@@ -97,4 +98,7 @@ async def read_events(
                 raise malformed
             if decoder.error is not None:  # an oversized event after this batch
                 raise decoder.error
+            # Nothing of this read is kept while the next one waits: a run waiting for its
+            # server holds no events (what many runs at once cost).
+            del payloads, batch
         raise StreamInterrupted(progress.events, partial_event=decoder.pending)

@@ -179,5 +179,6 @@ async def _then_close(
         async with aclosing(batches):
             async for batch in batches:
                 yield batch
+                del batch  # not held while the next one waits
     finally:
         recording.close()

@@ -72,6 +72,10 @@ _JSON: Final = "application/json"
 # An error body is read for its message only: ERROR_BODY_LIMIT at most, for this long at most.
 _UNEXPECTED_BODY_LIMIT: Final = 1024
 _MESSAGE_WAIT: Final = 10.0
+# aiohttp stops reading a connection's socket while twice this much waits unread (its default,
+# 64 KiB, holds up to 128 KiB): four of read_events' reads ahead keep one stream fed, and many
+# runs at once each hold half as much (TCP keeps the rest at the server).
+_READ_BUFSIZE: Final = 2 * READ_SIZE
 
 
 class _Clock:
@@ -226,13 +230,16 @@ class Transport:
         """
         if asyncio.get_running_loop() is self._home_loop():
             if self._home_session is None or self._home_session.closed:
-                self._home_session = aiohttp.ClientSession(
-                    timeout=self._timeout, headers=self._headers
-                )
+                self._home_session = self._new_session()
             yield self._home_session
         else:
-            async with aiohttp.ClientSession(timeout=self._timeout, headers=self._headers) as own:
+            async with self._new_session() as own:
                 yield own
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            timeout=self._timeout, headers=self._headers, read_bufsize=_READ_BUFSIZE
+        )
 
     async def aclose(self) -> None:
         """Close the shared session; call it on the home loop."""

@@ -5,12 +5,14 @@ Every run has a task of its own, tracked by the client so that ``close()`` can e
 closes the response however the run ends: nothing is left for the event loop's generator
 finalizers to close, so an iterator that is dropped, closed or cancelled ends its run quietly.
 
-``iter`` reads on the client's loop thread, in that task, and hands batches (one per network
-read) to the calling thread through a bounded channel: when ``Limits.max_buffered_batches`` are
-waiting, the reader stops reading the socket until the consumer takes one, so TCP flow control
-pushes back on the server and memory stays bounded. ``async_iter`` reads on the caller's loop
-as its consumer asks (pull-based, one batch at a time), the run's task standing by to close
-the response.
+``iter`` reads in that task and hands batches (one per network read) to the calling thread
+through a bounded channel: when ``Limits.max_buffered_batches`` are waiting, the reader stops
+reading the socket until the consumer takes one, so TCP flow control pushes back on the server
+and memory stays bounded. Where no event loop runs on the calling thread (the common case) the
+task runs on a loop of the iterator's own that the calling thread runs while it waits
+(``DrivenLoop``): reading, decoding and consuming share one thread. Elsewhere the task runs on
+the client's loop thread. ``async_iter`` reads on the caller's loop as its consumer asks
+(pull-based, one batch at a time), the run's task standing by to close the response.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import aclosing
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._channel import Channel
+from ._driven_loop import DrivenLoop
 from ._errors import ClientClosed, StreamConsumed, WouldDeadlock
 from ._events import Event
 from ._lifetime import CLOSED_MID_RUN
@@ -65,21 +69,38 @@ async def _fill(channel: Channel[list[Event]], open_batches: OpenBatches) -> Non
 def iterate(
     open_batches: OpenBatches, lifetime: ClientLifetime, capacity: int, owner: object
 ) -> Generator[Event, None, None]:
-    """The run's events on the calling thread; closing (or dropping) the iterator cancels it."""
+    """The run's events on the calling thread; closing (or dropping) the iterator cancels it.
+
+    Where no event loop runs, the run is read on a loop of this iterator's own, which it runs
+    while it waits for events (``DrivenLoop``); where one runs, on the client's loop thread.
+    """
     if lifetime.loop_thread.in_loop_thread():
         raise WouldDeadlock(
             "iter() would block the client's loop thread, which delivers subscribe() callbacks;"
             " use async_iter() or subscribe() there instead"
         )
     channel: Channel[list[Event]] = Channel(capacity)
-    # The run's outcome (a CancelledError when this consumer left) follows what waits.
-    run = lifetime.launch(lambda: _fill(channel, open_batches), channel.finish, owner)
+    driven = DrivenLoop() if asyncio._get_running_loop() is None else None
     try:
-        while (batches := channel.take()) is not None:
-            for batch in batches:
-                yield from batch
+        # The run's outcome (a CancelledError when this consumer left) follows what waits.
+        run = lifetime.launch(
+            lambda: _fill(channel, open_batches),
+            channel.finish,
+            owner,
+            loop=None if driven is None else driven.loop,
+            settle=None if driven is None else driven.close,
+        )
+        # A driven loop closed by the client's close() has left the run's end in the channel.
+        take = channel.take if driven is None else partial(driven.run, channel.atake, channel.take)
+        try:
+            while (batches := take()) is not None:
+                for batch in batches:
+                    yield from batch
+        finally:
+            run.cancel("its iterator was closed (break, close() or dropped)")
     finally:
-        run.cancel("its iterator was closed (break, close() or dropped)")
+        if driven is not None:
+            driven.close()
 
 
 class _Owned:

@@ -61,9 +61,10 @@ class Substrate:
     chunk delays). ``base_url=``, ``engine=`` and ``backend=`` exclude one another (mypy says so).
 
     Threads: async methods and subscriptions made inside a running asyncio loop do their I/O and
-    deliver events on that loop. Sync methods, and subscriptions made where no loop runs, use
-    the client's own loop thread, which starts on first use; ``subscribe`` callbacks then run on
-    that thread, ``iter()`` yields on the calling thread.
+    deliver events on that loop. ``iter()`` where no loop runs reads on the calling thread,
+    on an event loop of its own that it runs while it waits. Other sync methods, and
+    subscriptions made where no loop runs, use the client's own loop thread, which starts on
+    first use; ``subscribe`` callbacks then run on that thread.
 
     Lifetime: ``close()`` (or ``with``) releases the loop thread, its session and the embedded
     server, and ends the runs still in flight with ``ClientClosed``. A client that is never
@@ -480,8 +481,12 @@ class RunStream(Observable[Event]):
         return self.async_iter()
 
     def iter(self) -> Iterator[Event]:
-        """The run's events on the calling thread (the I/O runs on the client's loop thread, a
-        replay's on its own).
+        """The run's events on the calling thread.
+
+        Where no event loop runs, the I/O runs on the calling thread too, on an event loop of
+        the iterator's own that it runs while it waits for events (so iterating costs no
+        hand-over between threads; the iterator may be read from one thread after another).
+        Inside a running loop, the I/O runs on the client's loop thread (a replay's on its own).
 
         At most ``Limits.max_buffered_batches`` network reads wait for a slow consumer; then
         reading pauses. Closing the iterator early (``break``), or dropping it, cancels the

@@ -37,11 +37,17 @@ Outcome = BaseException | None
 class RunTask:
     """One run's task on its loop; ``cancel()`` works from any thread, even before it starts."""
 
-    __slots__ = ("_cancelled", "loop", "owner", "task")
+    __slots__ = ("_cancelled", "loop", "owner", "settle", "task")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, owner: object) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        owner: object,
+        settle: Callable[[], None] | None = None,
+    ) -> None:
         self.loop = loop
         self.owner: object = owner  # kept alive while the run is in flight
+        self.settle = settle  # runs its loop until the cancelled run is over (a driven loop)
         self.task: asyncio.Task[Any] | None = None
         self._cancelled = False
 
@@ -107,6 +113,7 @@ class ClientLifetime:
         on_done: Callable[[Outcome], None],
         owner: object,
         loop: asyncio.AbstractEventLoop | None = None,
+        settle: Callable[[], None] | None = None,
     ) -> RunTask:
         """Run ``make()`` as a task on ``loop`` (default the client's loop thread).
 
@@ -114,13 +121,18 @@ class ClientLifetime:
         when it was cancelled before it started. A run cut short by ``close()`` ends with
         ``ClientClosed``.
 
+        Args:
+            settle: for a loop that runs only when its consumer runs it (``DrivenLoop``): runs
+                it until the cancelled run is over, so that ``close()`` releases the run even
+                when its consumer never comes back.
+
         Raises:
             ClientClosed: the client is closed.
         """
         with self.lock:
             if self.closed:
                 raise ClientClosed(CLOSED)
-            run = RunTask(loop or self.loop_thread.start(), owner)
+            run = RunTask(loop or self.loop_thread.start(), owner, settle)
             self._runs.add(run)
 
             def finished(task: asyncio.Task[Any]) -> None:
@@ -209,14 +221,19 @@ class ClientLifetime:
             run.cancel("the client was closed")
         if own_thread:
             self._closer = threading.Thread(
-                target=self._release, args=(transport, backend), name="rxsubstrate-close"
+                target=self._release, args=(transport, backend, runs), name="rxsubstrate-close"
             )
             self._closer.start()
         else:
-            self._release(transport, backend)
+            self._release(transport, backend, runs)
 
-    def _release(self, transport: Transport | None, backend: Backend | None) -> None:
+    def _release(
+        self, transport: Transport | None, backend: Backend | None, runs: list[RunTask]
+    ) -> None:
         try:
+            for run in runs:
+                if run.settle is not None:
+                    run.settle()
             self.loop_thread.close(transport.aclose() if transport is not None else None)
             if backend is not None:
                 backend.close()

@@ -10,7 +10,7 @@ from typing import Any, Final, TypeVar
 
 from ._errors import ClientClosed, UsageError, WouldDeadlock
 
-__all__ = ["LoopThread"]
+__all__ = ["LoopThread", "release_loop"]
 
 T = TypeVar("T")
 # Cancelled tasks may start others while they unwind (aiohttp closing a connection): cancel
@@ -73,9 +73,7 @@ class LoopThread:
         try:
             loop.run_forever()
         finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
+            _close_loop(loop)
 
     def started_loop(self) -> asyncio.AbstractEventLoop | None:
         """The loop if it is running, without starting it."""
@@ -138,3 +136,19 @@ async def _shutdown(cleanup: Coroutine[Any, Any, None] | None) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
     if cleanup is not None:
         await cleanup
+
+
+def release_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """End every task on ``loop`` (a loop that is not running), then close it."""
+    try:
+        loop.run_until_complete(_shutdown(None))
+    finally:
+        _close_loop(loop)
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    try:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()

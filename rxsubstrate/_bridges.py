@@ -5,21 +5,29 @@ Every run has a task of its own, tracked by the client so that ``close()`` can e
 closes the response however the run ends: nothing is left for the event loop's generator
 finalizers to close, so an iterator that is dropped, closed or cancelled ends its run quietly.
 
-``iter`` reads in that task and hands batches (one per network read) to the calling thread
-through a bounded channel: when ``Limits.max_buffered_batches`` are waiting, the reader stops
-reading the socket until the consumer takes one, so TCP flow control pushes back on the server
-and memory stays bounded. Where no event loop runs on the calling thread (the common case) the
-task runs on a loop of the iterator's own that the calling thread runs while it waits
-(``DrivenLoop``): reading, decoding and consuming share one thread. Elsewhere the task runs on
-the client's loop thread. ``async_iter`` reads on the caller's loop as its consumer asks
-(pull-based, one batch at a time), the run's task standing by to close the response.
+``async_iter`` reads on the caller's loop as its consumer asks (pull-based, one batch at a
+time), the run's task standing by to close the response. ``iter`` where no event loop runs (the
+common case) is ``async_iter`` on a loop of the iterator's own, which the calling thread runs
+while it waits for the next batch (``DrivenLoop``): reading, decoding and consuming share one
+thread. Inside a running loop, ``iter`` reads on the client's loop thread instead and hands
+batches (one per network read) to the calling thread through a bounded channel: when
+``Limits.max_buffered_batches`` are waiting, the reader stops reading the socket until the
+consumer takes one, so TCP flow control pushes back on the server and memory stays bounded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Sequence,
+)
 from contextlib import aclosing
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -74,33 +82,50 @@ def iterate(
     Where no event loop runs, the run is read on a loop of this iterator's own, which it runs
     while it waits for events (``DrivenLoop``); where one runs, on the client's loop thread.
     """
+    if asyncio._get_running_loop() is None:
+        return (yield from _read_here(open_batches, lifetime, owner))
     if lifetime.loop_thread.in_loop_thread():
         raise WouldDeadlock(
             "iter() would block the client's loop thread, which delivers subscribe() callbacks;"
             " use async_iter() or subscribe() there instead"
         )
     channel: Channel[list[Event]] = Channel(capacity)
-    driven = DrivenLoop() if asyncio._get_running_loop() is None else None
+    # The run's outcome (a CancelledError when this consumer left) follows what waits.
+    run = lifetime.launch(lambda: _fill(channel, open_batches), channel.finish, owner)
     try:
-        # The run's outcome (a CancelledError when this consumer left) follows what waits.
-        run = lifetime.launch(
-            lambda: _fill(channel, open_batches),
-            channel.finish,
-            owner,
-            loop=None if driven is None else driven.loop,
-            settle=None if driven is None else driven.close,
-        )
-        # A driven loop closed by the client's close() has left the run's end in the channel.
-        take = channel.take if driven is None else partial(driven.run, channel.atake, channel.take)
-        try:
-            while (batches := take()) is not None:
-                for batch in batches:
-                    yield from batch
-        finally:
-            run.cancel("its iterator was closed (break, close() or dropped)")
+        while (batches := channel.take()) is not None:
+            for batch in batches:
+                yield from batch
     finally:
-        if driven is not None:
-            driven.close()
+        run.cancel("its iterator was closed (break, close() or dropped)")
+
+
+def _read_here(
+    open_batches: OpenBatches, lifetime: ClientLifetime, owner: object
+) -> Generator[Event, None, None]:
+    """``iter()`` on a thread where no loop runs: ``async_iterate`` on a loop of its own, run
+    one batch at a time, as the consumer asks (reading ahead would only fill the CPU's caches
+    with events that wait)."""
+    driven = DrivenLoop()
+    batches = async_iterate(open_batches, lifetime, owner, _whole, settle=driven.close)
+    # Once the client's close() has closed the loop, the run is over.
+    take = partial(driven.run, partial(anext, batches, None), _closed_mid_run)
+    try:
+        while (batch := take()) is not None:
+            yield from batch
+    except GeneratorExit:
+        _log.debug("cancelling a run: its iterator was closed (break, close() or dropped)")
+        raise
+    finally:
+        driven.close()  # closes the run's response, and the generator
+
+
+def _whole(batch: list[Event]) -> tuple[list[Event]]:
+    return (batch,)
+
+
+def _closed_mid_run() -> list[Event] | None:
+    raise ClientClosed(CLOSED_MID_RUN)
 
 
 class _Owned:
@@ -157,7 +182,8 @@ async def async_iterate(
     open_batches: OpenBatches,
     lifetime: ClientLifetime,
     owner: object,
-    transform: Callable[[list[Event]], list[T]],
+    transform: Callable[[list[Event]], Sequence[T]],
+    settle: Callable[[], None] | None = None,
 ) -> AsyncGenerator[T, None]:
     """A run's items on the running loop, read as the consumer asks for them.
 
@@ -171,10 +197,12 @@ async def async_iterate(
         lifetime: the client's; it tracks the run so that ``close()`` can end it.
         owner: kept alive while the run is in flight.
         transform: applied to each batch on its way out.
+        settle: how ``close()`` runs the loop until the run is over when only its consumer
+            runs it (``DrivenLoop.close``).
     """
     loop = asyncio.get_running_loop()
     run = _Owned(await open_batches(), loop)
-    lifetime.launch(run.own, _ignore, owner, loop)
+    lifetime.launch(run.own, _ignore, owner, loop, settle)
     batches = run.batches
     try:
         while not run.closing:

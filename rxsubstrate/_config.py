@@ -73,9 +73,10 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
 
     Attributes:
         max_event_size: the most bytes one SSE event may span (``EventTooLarge`` past it).
-        max_buffered_batches: how many undelivered batches (one per network read, at most a
-            few hundred KiB each) ``iter()`` holds before it stops reading the socket until the
-            consumer catches up.
+        max_buffered_batches: how many undelivered batches (one per network read, 16 KiB of
+            the stream at most) ``iter()`` holds before it stops reading the socket until the
+            consumer catches up, when it reads on the client's loop thread (called inside a
+            running event loop; elsewhere it reads one batch at a time, as it is consumed).
     """
 
     max_event_size: int = 16 * 1024 * 1024

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from ._errors import WouldDeadlock
 from ._loop_thread import release_loop
@@ -32,7 +32,7 @@ class DrivenLoop:
         self.loop = asyncio.new_event_loop()
         self._lock = threading.Lock()  # one thread runs the loop at a time; close() waits for it
 
-    def run(self, make: Callable[[], Coroutine[Any, Any, T]], closed: Callable[[], T]) -> T:
+    def run(self, make: Callable[[], Awaitable[T]], closed: Callable[[], T]) -> T:
         """Run the loop on this thread until ``make()`` is done, and return its result; once
         the loop is closed, ``closed()`` instead.
 

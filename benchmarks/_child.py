@@ -33,6 +33,7 @@ _PRELOAD: Final = {
     "sdk": ["substrate", "httpx", "httpx_sse"],
     "httpx-sse": ["httpx", "httpx_sse"],
     "aiohttp": ["aiohttp"],
+    "reference": ["aiohttp", "msgspec", "rxsubstrate._events"],
     "engine": ["rxsubstrate", "rxsubstrate.engine", "rxsubstrate.server"],
     # engine.first_event is cold on purpose: only what a user's "import rxsubstrate" loads.
     "engine.first_event": ["rxsubstrate"],
@@ -111,7 +112,30 @@ def profile(name: str, job: Job, top: int = 25) -> str:
     return out.getvalue()
 
 
+def serve() -> None:
+    """Requests from stdin, one JSON line each, answered on stdout, until stdin closes: the
+    quick run's one process for everything (a smoke test, where start-up would cost more than
+    the runs). ``{"consumer", "job"}`` is measured; ``{"call": "module:function", "args"}`` is
+    called (another benchmark's report). A failure answers ``{"error": ...}``."""
+    for family in _PRELOAD:  # all at once, while the benchmark server starts
+        _preload(family)
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            if "call" in request:
+                module, function = request["call"].split(":")
+                answer = getattr(importlib.import_module(module), function)(*request["args"])
+            else:
+                answer = measure(request["consumer"], Job(**request["job"]))
+        except Exception as exc:  # reported in its row; the other requests still run
+            answer = {"error": f"{type(exc).__module__}.{type(exc).__name__}: {exc}"}
+        print(json.dumps(answer), flush=True)
+
+
 def main(argv: list[str]) -> int:
+    if "--serve" in argv:
+        serve()
+        return 0
     spec = json.loads(argv[-1])
     job = Job(**spec["job"])
     if "--profile" in argv:

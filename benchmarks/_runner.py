@@ -1,86 +1,79 @@
-"""The suite: each section measures one question and fills one table.
+"""The suite: each section measures one question and fills one table (and, for the sweeps, a plot).
 
 Every measurement runs in a fresh child process (``_child``), one at a time, against one
-loopback server process started here; repetitions go round all the consumers of a section in
-turn (a, b, c, a, b, c, ...), so a slow spell of a noisy machine hits them all alike and the
-ratios within a table hold. The best (shortest) time of the repetitions is reported, as
-``timeit`` does: noise only ever adds time.
+loopback server process started here; rounds go round all the consumers of a section in turn
+(a, b, c, a, b, c, ...), so a slow spell of a noisy machine hits them all alike. A figure is the
+median over the rounds, with the lowest and highest round beside it, and a ratio is taken round
+by round (``_samples``). The quick run, CI's smoke test, measures everything once, each
+section's consumers one after another in one child process: start-up would cost more than the
+runs, and its figures mean nothing but "it ran, and counted right".
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Final
 
 from ._consumers import Job
 from ._imports import FORBIDDEN, import_micros, loaded_forbidden
+from ._plots import Series, draw_growth, draw_per_delta
+from ._samples import Samples, ratios, spread
 from ._server import ServerProcess
 from ._table import Section
 
-__all__ = ["SECTIONS", "Settings", "Suite"]
+__all__ = ["SECTIONS", "Settings", "Suite", "run_child"]
 
 _CHILD_TIMEOUT: Final = 600.0
+PLOTS: Final = Path(__file__).resolve().parent / "plots"
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Sizes and repetitions; ``quick()`` is the CI smoke run (every row, small numbers)."""
+    """Sizes and rounds; ``quick()`` is the CI smoke run (every row, small numbers, once)."""
 
     n: int = 200_000
-    scale: tuple[int, ...] = (50_000, 200_000, 800_000)
-    runs: int = 200
+    scale: tuple[int, ...] = (50_000, 100_000, 200_000, 400_000, 800_000)
+    levels: tuple[int, ...] = (1, 10, 50, 200, 500)
     run_events: int = 2_000
     merge_runs: int = 100
-    repeat: int = 3
+    rounds: int = 5
+    sweep_rounds: int = 3
     import_repeat: int = 7
     engine_events: int = 100_000
+    quick: bool = False
 
     @classmethod
-    def quick(cls) -> Settings:
+    def quick_run(cls) -> Settings:
         return cls(
-            n=20_000,
-            scale=(5_000, 20_000, 80_000),
-            runs=50,
-            run_events=500,
-            merge_runs=20,
-            repeat=1,
+            n=5_000,
+            scale=(2_000, 5_000),
+            levels=(1, 10),
+            run_events=200,
+            merge_runs=10,
+            rounds=1,
+            sweep_rounds=1,
             import_repeat=1,
-            engine_events=5_000,
+            engine_events=1_000,
+            quick=True,
         )
-
-
-@dataclass
-class Result:
-    """One consumer's best repetition, or why it failed."""
-
-    seconds: float = float("inf")
-    cpu: float = 0.0
-    count: int = 0
-    rss_kb: int = 0
-    base_rss_kb: int = 0
-    error: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def keep_best(self, other: dict[str, Any]) -> None:
-        if other["seconds"] < self.seconds:
-            self.seconds, self.cpu, self.count = other["seconds"], other["cpu"], other["count"]
-            self.extra = {k: v for k, v in other.items() if k not in _MEASURED}
-        self.rss_kb = max(self.rss_kb, other["rss_kb"])
-        self.base_rss_kb = max(self.base_rss_kb, other["base_rss_kb"])
-
-
-_MEASURED: Final = {"seconds", "cpu", "count", "rss_kb", "base_rss_kb"}
 
 
 def run_child(consumer: str, job: Job, *, profile: bool = False) -> dict[str, Any] | str:
     """One measurement (or profile) in a fresh process; its result, or an error message."""
     spec = json.dumps({"consumer": consumer, "job": asdict(job)})
     argv = [sys.executable, "-m", "benchmarks._child", *(["--profile"] if profile else []), spec]
+    outcome: dict[str, Any] | str = _run(argv, parse=not profile)
+    return outcome
+
+
+def _run(argv: list[str], *, parse: bool = True) -> Any:
+    """A child's last line of JSON (or its whole output), or why it failed."""
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=_CHILD_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -88,19 +81,72 @@ def run_child(consumer: str, job: Job, *, profile: bool = False) -> dict[str, An
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines()
         return lines[-1] if lines else f"exit status {done.returncode}"
-    if profile:
-        return done.stdout
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return json.loads(done.stdout.strip().splitlines()[-1]) if parse else done.stdout
+
+
+class OneProcess:
+    """The quick run's single child (``_child --serve``): every request in one process."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks._child", "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def ask(self, request: dict[str, Any]) -> Any:
+        """The answer to ``request``, or why there is none."""
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
+        self._process.stdin.write(json.dumps(request) + "\n")
+        self._process.stdin.flush()
+        line = self._process.stdout.readline()
+        return json.loads(line) if line else "the benchmark process ended"
+
+    def close(self) -> None:
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
+        self._process.stdin.close()
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process.stdout.close()
 
 
 class Suite:
-    """Runs the sections against one server; ``failures`` counts rows that failed a check."""
+    """Runs the sections against one server; ``failures`` counts rows that failed a check.
 
-    def __init__(self, server: ServerProcess, settings: Settings) -> None:
-        self.server = server
+    Args:
+        plots: draw the sweeps' plots into ``benchmarks/plots`` (and name them in the tables).
+    """
+
+    server: ServerProcess  # set before any section runs
+
+    def __init__(self, settings: Settings, *, plots: bool = False) -> None:
         self.settings = settings
+        self.plots = plots
         self.failures = 0
+        self._one = OneProcess() if settings.quick else None
+        # The import probes are processes of their own: in the quick run they go at once, beside
+        # everything else, since their start-up is most of what they cost.
+        self._probes = ThreadPoolExecutor(3)
+        self._imports = self._start_import_probes() if settings.quick else None
+
+    def close(self) -> None:
+        if self._one is not None:
+            self._one.close()
+        self._probes.shutdown()
+
+    def _start_import_probes(self) -> tuple[Future[int], Future[int], Future[list[str]]]:
+        repeat = self.settings.import_repeat
+        return (
+            self._probes.submit(import_micros, "import aiohttp, reactivex, msgspec", repeat),
+            self._probes.submit(import_micros, "import rxsubstrate", repeat),
+            self._probes.submit(loaded_forbidden),
+        )
 
     def job(self, n: int, mode: str = "chunked", runs: int = 1) -> Job:
         stats = self.server.stats(n)
@@ -113,188 +159,229 @@ class Suite:
             runs=runs,
         )
 
-    def measure(self, jobs: dict[str, Job]) -> dict[str, Result]:
-        """Every consumer ``repeat`` times, round-robin; the best time of each."""
-        results = {name: Result() for name in jobs}
-        for _ in range(self.settings.repeat):
+    def measure(self, jobs: dict[str, Job], rounds: int | None = None) -> dict[str, Samples]:
+        """Every consumer ``rounds`` times, round-robin, each in a fresh process.
+
+        A key may carry a label after a space (``"rx.iter 50000"``): the consumer is the first
+        word.
+        """
+        results = {name: Samples() for name in jobs}
+        for _ in range(1 if self._one is not None else rounds or self.settings.rounds):
             for name, job in jobs.items():
-                if results[name].error:
-                    continue
-                outcome = run_child(name.split(" ")[0], job)
-                if isinstance(outcome, str):
-                    results[name].error = outcome
-                    self.failures += 1
-                else:
-                    results[name].keep_best(outcome)
+                if not results[name].error:
+                    self._keep(results[name], self._measure_one(name.split(" ")[0], job))
         return results
+
+    def _measure_one(self, consumer: str, job: Job) -> dict[str, Any] | str:
+        if self._one is None:
+            return run_child(consumer, job)
+        answer: dict[str, Any] | str = self._one.ask({"consumer": consumer, "job": asdict(job)})
+        return answer
+
+    def call(self, target: str, *args: Any) -> Any:
+        """``module:function(*args)``'s JSON-able answer, or why it failed (a failed check):
+        in the quick run's process, else in a fresh one of its own."""
+        if self._one is not None:
+            outcome = self._one.ask({"call": target, "args": list(args)})
+        else:
+            code = (
+                "import json, sys, importlib; m, f = sys.argv[1].split(':');"
+                " print(json.dumps(getattr(importlib.import_module(m), f)"
+                "(*json.loads(sys.argv[2]))))"
+            )
+            outcome = _run([sys.executable, "-c", code, target, json.dumps(list(args))])
+        if isinstance(outcome, dict) and "error" in outcome:
+            outcome = outcome["error"]
+        if isinstance(outcome, str):
+            self.failures += 1
+        return outcome
+
+    def _keep(self, samples: Samples, outcome: dict[str, Any] | str) -> None:
+        error = outcome if isinstance(outcome, str) else outcome.get("error", "")
+        if error:
+            samples.error = error
+            self.failures += 1
+        else:
+            assert isinstance(outcome, dict)
+            samples.rounds.append(outcome)
+
+    def _image(self, section: Section, name: str) -> Path | None:
+        """Where to draw ``section``'s plot, named in it; None when plots are off."""
+        if not self.plots:
+            return None
+        PLOTS.mkdir(exist_ok=True)
+        section.image = f"plots/{name}.png"
+        return PLOTS / f"{name}.png"
+
+    def _plot(self, section: Section, name: str, series: Series, title: str, rate: str) -> None:
+        """A sweep's plot (events/s and peak RSS against its x), when every point was measured."""
+        path = self._image(section, name)
+        if path is not None and len({len(points) for points in series.values()}) == 1:
+            xlabel = {"events": "events in the stream", "runs": "runs at once"}[section.columns[1]]
+            draw_growth(series, path, title=title, xlabel=xlabel, left=rate, right="peak RSS MB")
+
+    def _notes_rounds(self, section: Section, rounds: int) -> None:
+        section.notes.append(
+            f"Median (min-max) of {rounds} rounds, each consumer in a fresh process; ratios"
+            " taken round by round. The server runs in another process."
+            if not self.settings.quick
+            else "Quick run: one round, every consumer in one process; the figures mean little."
+        )
 
     # -- sections -----------------------------------------------------------------------------
 
     def throughput(self) -> Iterator[Section]:
         n = self.settings.n
+        names = [
+            "reference",
+            "rx.iter",
+            "rx.async_iter",
+            "rx.iterate",
+            "rx.aiterate",
+            "rx.subscribe",
+            "rx.pipeline",
+            "sdk.iter",
+            "sdk.async_iter",
+            "httpx-sse",
+            "aiohttp.raw",
+        ]
         for mode, how in (
             ("chunked", "64 KiB writes that cut events anywhere"),
             ("events", "one write per event"),
         ):
             job = self.job(n, mode)
-            names = [
-                "rx.iter",
-                "rx.async_iter",
-                "rx.iterate",
-                "rx.aiterate",
-                "rx.subscribe",
-                "rx.pipeline",
-                "sdk.iter",
-                "sdk.async_iter",
-                "httpx-sse",
-                "aiohttp.raw",
-            ]
             results = self.measure({name: job for name in names})
             section = Section(
                 f"Throughput: {n:,} events ({job.bytes / 1e6:.1f} MB), {how}",
-                [
-                    "consumer",
-                    "events/s",
-                    "MB/s",
-                    "x SDK",
-                    "of ceiling",
-                    "CPU us/event",
-                    "peak RSS MB",
-                ],
+                ["consumer", "M events/s", "x reference", "x SDK", "CPU us/event", "peak RSS MB"],
             )
-            sdk, ceiling = results["sdk.iter"], results["aiohttp.raw"]
+            reference, sdk = results["reference"], results["sdk.iter"]
             for name in names:
                 result = results[name]
-                if _failed(section, name, result, 7):
+                if _failed(section, name, result, 6):
                     continue
+                cpu = [c / job.events * 1e6 for c in result.values("cpu")]
                 section.add(
                     name,
-                    _rate(job.events / result.seconds),
-                    f"{job.bytes / result.seconds / 1e6:.1f}",
-                    _ratio(sdk, result),
-                    _ratio(ceiling, result, percent=True),
-                    f"{result.cpu / job.events * 1e6:.2f}",
-                    _mb(result.rss_kb),
+                    spread(result.rates(job.events), _millions),
+                    _ratio(result, reference, job.events),
+                    _ratio(result, sdk, job.events),
+                    spread(cpu, _two),
+                    spread(_mbs(result), _one),
                 )
             section.notes += [
-                "x SDK: events/s over the official SDK's stream().iter(); of ceiling: over "
-                "aiohttp reading the same body without parsing (aiohttp.raw).",
+                "reference: the tight loop rxsubstrate is held to (aiohttp, split on blank lines,"
+                " one msgspec decode of the read's events into the same typed events, nothing"
+                " else); x SDK: over the official SDK's stream().iter(); aiohttp.raw reads the"
+                " body without parsing (the transport's ceiling).",
                 "CPU us/event: the consumer process's CPU time (all threads) per event.",
-                f"Best of {self.settings.repeat}, each in a fresh process; the server runs in "
-                "another process.",
             ]
+            self._notes_rounds(section, self.settings.rounds)
             if mode == "events":
                 section.notes.append(
-                    "With one write per event the server's pace is the limit: every consumer that "
-                    "keeps up reads about as fast as aiohttp.raw (a slower reader even gets bigger "
-                    "reads, hence over 100%); CPU us/event is the figure that tells them apart."
+                    "With one write per event the server's pace is the limit: every consumer that"
+                    " keeps up reads about as fast as aiohttp.raw; CPU us/event tells them apart."
                 )
             yield section
 
     def scale(self) -> Iterator[Section]:
-        names = ["rx.iter", "rx.async_iter", "sdk.iter"]
+        s = self.settings
+        names = ["reference", "rx.iter", "rx.async_iter", "sdk.iter"]
         section = Section(
-            "Scale: memory stays flat as the stream grows",
-            ["consumer", "events", "events/s", "peak RSS MB", "RSS growth during run MB"],
+            "Scale: events/s and memory as the stream grows",
+            ["consumer", "events", "M events/s", "x reference", "peak RSS MB", "RSS growth MB"],
         )
-        growth: dict[str, list[int]] = {name: [] for name in names}
-        for n in self.settings.scale:
+        series: Series = {name: [] for name in names}
+        for n in s.scale:
             job = self.job(n)
-            results = self.measure({name: job for name in names})
+            results = self.measure({name: job for name in names}, s.sweep_rounds)
             for name in names:
                 result = results[name]
-                if _failed(section, f"{name} ({n:,})", result, 5):
+                if _failed(section, f"{name} ({n:,})", result, 6):
                     continue
+                growth = [r["rss_kb"] / 1024 - r["base_rss_kb"] / 1024 for r in result.rounds]
                 section.add(
                     name,
                     f"{n:,}",
-                    _rate(n / result.seconds),
-                    _mb(result.rss_kb),
-                    _mb(result.rss_kb - result.base_rss_kb),
+                    spread(result.rates(n), _millions),
+                    _ratio(result, results["reference"], n),
+                    spread(_mbs(result), _one),
+                    spread(growth, _one),
                 )
-                growth[name].append(result.rss_kb)
-        small, large = self.settings.scale[0], self.settings.scale[-1]
-        for name, peaks in growth.items():
-            if len(peaks) == len(self.settings.scale):
-                section.notes.append(
-                    f"{name}: peak RSS {_mb(peaks[0])} MB at {small:,} events, "
-                    f"{_mb(peaks[-1])} MB at {large:,} ({_mb(peaks[-1] - peaks[0], sign=True)} MB)"
-                )
+                series[name].append((n, [r / 1e6 for r in result.rates(n)], _mbs(result)))
+        self._notes_rounds(section, s.sweep_rounds)
+        section.notes.append(
+            "RSS growth: peak RSS at the end of the run less the peak before it (after imports)."
+        )
+        self._plot(section, "scale", series, "One run of mixed events, 64 KiB writes", "M events/s")
         yield section
 
     def concurrency(self) -> Iterator[Section]:
         s = self.settings
-        job = self.job(s.run_events, runs=s.runs)
-        names = ["rx.concurrent", "sdk.concurrent"]
-        results = self.measure({name: job for name in names})
+        names = ["reference", "rx.concurrent", "sdk.concurrent"]
         section = Section(
-            f"Concurrency: {s.runs} runs of {s.run_events:,} events at once, one client",
-            ["consumer", "events", "aggregate events/s", "x SDK", "peak RSS MB"],
+            f"Concurrency: runs of {s.run_events:,} events at once, one client",
+            ["consumer", "runs", "M events/s (aggregate)", "x reference", "x SDK", "peak RSS MB"],
         )
-        sdk = results["sdk.concurrent"]
-        for name in names:
-            result = results[name]
-            if _failed(section, name, result, 5):
-                continue
-            section.add(
-                name,
-                f"{s.runs * s.run_events:,}",
-                _rate(s.runs * s.run_events / result.seconds),
-                _ratio(sdk, result),
-                _mb(result.rss_kb),
-            )
-        section.notes += [
-            "rx.concurrent: asyncio.gather of async_iter() runs on one Substrate client; "
-            "sdk.concurrent: asyncio.gather of (await async_stream(node)).async_iter() runs.",
-        ]
+        series: Series = {name: [] for name in names}
+        for runs in s.levels:
+            job = self.job(s.run_events, runs=runs)
+            results = self.measure({name: job for name in names}, s.sweep_rounds)
+            events = s.run_events * runs
+            for name in names:
+                result = results[name]
+                if _failed(section, f"{name} ({runs} runs)", result, 6):
+                    continue
+                section.add(
+                    name,
+                    runs,
+                    spread(result.rates(events), _millions),
+                    _ratio(result, results["reference"], events),
+                    _ratio(result, results["sdk.concurrent"], events),
+                    spread(_mbs(result), _one),
+                )
+                series[name].append((runs, [r / 1e6 for r in result.rates(events)], _mbs(result)))
+        self._notes_rounds(section, s.sweep_rounds)
+        section.notes.append(
+            "reference: the tight loop, that many at once on one loop and one aiohttp session;"
+            " rx.concurrent: asyncio.gather of async_iter() runs on one Substrate client;"
+            " sdk.concurrent: asyncio.gather of (await async_stream(node)).async_iter() runs."
+        )
+        title = f"Concurrent runs of {s.run_events:,} mixed events each, one process"
+        self._plot(section, "concurrency", series, title, "M events/s (aggregate)")
         yield section
 
     def operators(self) -> Iterator[Section]:
         s = self.settings
-        section = Section(
-            "Operators",
-            ["operator", "events", "events/s", "peak RSS MB"],
-        )
+        section = Section("Operators", ["operator", "events", "M events/s", "peak RSS MB"])
         job = self.job(s.run_events, runs=s.merge_runs)
         result = self.measure({"ops.merge_runs": job})["ops.merge_runs"]
-        label = f"merge_runs of {s.merge_runs} runs"
+        events = s.merge_runs * s.run_events
         if not _failed(section, "merge_runs", result, 4):
-            events = s.merge_runs * s.run_events
-            section.add(label, f"{events:,}", _rate(events / result.seconds), _mb(result.rss_kb))
+            section.add(
+                f"merge_runs of {s.merge_runs} runs",
+                f"{events:,}",
+                spread(result.rates(events), _millions),
+                spread(_mbs(result), _one),
+            )
         section.notes.append(
             f"merge_runs: {s.merge_runs} runs of {s.run_events:,} events from the loopback "
             "server, merged into one Observable and subscribed with no running loop."
         )
-        snapshots = self.snapshots()
-        if snapshots:
-            section.preformatted = snapshots
+        self._notes_rounds(section, s.rounds)
+        report = self.call("benchmarks.bench_snapshots:measure", s.quick)
+        if isinstance(report, str):
+            section.preformatted = f"bench_snapshots FAILED: {report}"
         else:
-            section.notes.append(
-                "snapshots()/assemble() growth: benchmarks/bench_snapshots.py is not there yet."
-            )
+            section.preformatted = report["table"]
+            path = self._image(section, "snapshots")
+            if path is not None:
+                draw_per_delta(
+                    report["curves"],
+                    path,
+                    "Per-delta cost as one node's output grows to 1 MB (50-char deltas)",
+                )
         yield section
-
-    def snapshots(self) -> str:
-        """The operators' own benchmark (``bench_snapshots.py``), its output as it prints it.
-
-        The hook: the module runs as ``python -m benchmarks.bench_snapshots [--quick]`` and
-        prints its table; a non-zero exit counts as a failed check.
-        """
-        if importlib.util.find_spec("benchmarks.bench_snapshots") is None:
-            return ""
-        argv = [sys.executable, "-m", "benchmarks.bench_snapshots"]
-        if self.settings.repeat == 1:
-            argv.append("--quick")
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=_CHILD_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.failures += 1
-            return "bench_snapshots FAILED: timed out"
-        if done.returncode != 0:
-            self.failures += 1
-            lines = done.stderr.strip().splitlines()
-            return f"bench_snapshots FAILED: {lines[-1] if lines else done.returncode}"
-        return done.stdout.rstrip()
 
     def engine(self) -> Iterator[Section]:
         s = self.settings
@@ -303,7 +390,7 @@ class Suite:
         results = self.measure({name: job for name in names})
         section = Section(
             "Embedded engine: Substrate() with no arguments",
-            ["measure", "events", "events/s", "time", "peak RSS MB"],
+            ["measure", "events", "M events/s", "time ms", "peak RSS MB"],
         )
         for name, label in (
             ("engine.produce", "engine produces"),
@@ -311,26 +398,42 @@ class Suite:
         ):
             result = results[name]
             if not _failed(section, label, result, 5):
+                count = int(result.median("count"))
                 section.add(
                     label,
-                    f"{result.count:,}",
-                    _rate(result.count / result.seconds),
-                    f"{result.seconds * 1000:.0f} ms",
-                    _mb(result.rss_kb),
+                    f"{count:,}",
+                    spread([count / t / 1e6 for t in result.values("seconds")], _two),
+                    spread([t * 1000 for t in result.values("seconds")], _zero),
+                    spread(_mbs(result), _one),
                 )
         first = results["engine.first_event"]
         for key, label in (("cold", "first event, cold"), ("warm", "first event, warm")):
             if not _failed(section, label, first, 5):
-                section.add(label, "", "", f"{first.extra[key] * 1000:.1f} ms", "")
+                section.add(label, "", "", spread([t * 1000 for t in first.values(key)], _one), "")
         section.notes += [
             "engine produces: Engine().execute(plan) counted in-process, no HTTP. "
             "engine through Substrate(): the same graph (MultiComputeText nodes of 8 choices, "
             "all running at once) streamed over loopback and read with iter().",
             "first event (a one-node run), cold: from Substrate() in a process that has only "
-            "imported rxsubstrate (loads the engine, starts its server); warm: best of 5 more "
-            "runs on that client.",
+            "imported rxsubstrate (loads the engine, starts its server); warm: the median of 5 "
+            "more runs on that client.",
         ]
+        self._notes_rounds(section, s.rounds)
         yield section
+
+    def directives(self) -> Iterator[Section]:
+        from .bench_directives import QUICK_N, directives_section
+
+        if self.settings.quick:
+            cells = self.call("benchmarks.bench_directives:every_cell", QUICK_N)
+        else:
+            cells = None  # each cell in fresh processes of its own
+        if isinstance(cells, str):
+            section = Section("Directives", ["directive"])
+            section.notes.append(f"bench_directives FAILED: {cells}")
+            yield section
+            return
+        yield directives_section(quick=self.settings.quick, measured=cells)
 
     def imports(self) -> Iterator[Section]:
         repeat = self.settings.import_repeat
@@ -338,14 +441,15 @@ class Suite:
             "Import cost (python -X importtime, sum of self times)",
             ["import", "ms", "over its dependencies"],
         )
-        base = import_micros("import aiohttp, reactivex, msgspec", repeat)
-        ours = import_micros("import rxsubstrate", repeat)
-        section.add("import aiohttp, reactivex, msgspec", f"{base / 1000:.1f}", "")
-        section.add("import rxsubstrate", f"{ours / 1000:.1f}", f"+{(ours - base) / 1000:.1f} ms")
-        loaded = loaded_forbidden()
-        if loaded:
+        base, ours, loaded = self._imports or self._start_import_probes()
+        base_us, ours_us, forbidden = base.result(), ours.result(), loaded.result()
+        section.add("import aiohttp, reactivex, msgspec", f"{base_us / 1000:.1f}", "")
+        section.add(
+            "import rxsubstrate", f"{ours_us / 1000:.1f}", f"+{(ours_us - base_us) / 1000:.1f} ms"
+        )
+        if forbidden:
             self.failures += 1
-            section.add("modules it must not load", "FAILED: loads " + ", ".join(loaded), "")
+            section.add("modules it must not load", "FAILED: loads " + ", ".join(forbidden), "")
         else:
             section.add("modules it must not load", "none loaded", "")
         section.notes += [
@@ -356,7 +460,7 @@ class Suite:
         yield section
 
 
-def _failed(section: Section, name: str, result: Result, width: int) -> bool:
+def _failed(section: Section, name: str, result: Samples, width: int) -> bool:
     """A failed consumer's row says FAILED; its error goes below the table, where it fits."""
     if not result.error:
         return False
@@ -365,19 +469,30 @@ def _failed(section: Section, name: str, result: Result, width: int) -> bool:
     return True
 
 
-def _rate(per_second: float) -> str:
-    return f"{per_second:,.0f}"
+def _mbs(result: Samples) -> list[float]:
+    return [kb / 1024 for kb in result.values("rss_kb")]
 
 
-def _mb(kib: int, *, sign: bool = False) -> str:
-    return f"{kib / 1024:+.1f}" if sign else f"{kib / 1024:.1f}"
-
-
-def _ratio(base: Result, result: Result, *, percent: bool = False) -> str:
-    if base.error or not base.seconds:
+def _ratio(result: Samples, base: Samples, events: int) -> str:
+    if base.error or not base.rounds:
         return "n/a"
-    ratio = base.seconds / result.seconds
-    return f"{ratio * 100:.0f}%" if percent else f"{ratio:.2f}x"
+    return spread(ratios(result, base, events), lambda r: f"{r:.2f}") + "x"
+
+
+def _millions(rate: float) -> str:
+    return f"{rate / 1e6:.2f}"
+
+
+def _zero(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _one(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def _two(value: float) -> str:
+    return f"{value:.2f}"
 
 
 #: Section name (for ``--only``) -> the method that yields its tables.
@@ -387,5 +502,6 @@ SECTIONS: Final[dict[str, Callable[[Suite], Iterator[Section]]]] = {
     "concurrency": Suite.concurrency,
     "operators": Suite.operators,
     "engine": Suite.engine,
+    "directives": Suite.directives,
     "imports": Suite.imports,
 }

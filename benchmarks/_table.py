@@ -20,6 +20,8 @@ class Section:
     notes: list[str] = field(default_factory=list)
     #: Text printed as is after the table (another script's report).
     preformatted: str = ""
+    #: A plot of the section, relative to the markdown page (``plots/scale.png``).
+    image: str = ""
 
     def add(self, *cells: object) -> None:
         self.rows.append([str(c) for c in cells])
@@ -64,6 +66,8 @@ def _text(section: Section) -> str:
     lines += [f"  * {note}" for note in section.notes]
     if section.preformatted:
         lines += ["", section.preformatted]
+    if section.image:
+        lines.append(f"  (plot: benchmarks/{section.image})")
     return "\n".join(lines) + "\n"
 
 
@@ -77,4 +81,6 @@ def _markdown(section: Section) -> str:
         lines += [f"- {note}" for note in section.notes]
     if section.preformatted:
         lines += ["", "```text", section.preformatted, "```"]
+    if section.image:
+        lines += ["", f"![{section.title}]({section.image})"]
     return "\n".join(lines) + "\n"

@@ -9,7 +9,8 @@ what the engine used to call for one directive (``jq.compile(q).input_value(v).a
 around them. "first jq" is a fresh engine's first directive, prepared (compiled) and run: it
 starts a sandbox process.
 
-Every figure is the median, with the min-max spread, of ``--runs`` fresh processes.
+Every figure is the median, with the min-max spread, of ``--runs`` fresh processes; the suite
+(``python -m benchmarks``) prints this table as its "directives" section.
 
 Run: ``python -m benchmarks.bench_directives [--quick] [--markdown]``. It prints figures; it
 asserts nothing.
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import string
 import subprocess
 import sys
@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
+from ._samples import spread
 from ._table import Section, machine, render
 
 ITEMS: Final = [{"name": f"item {i}", "n": i} for i in range(100)]
@@ -115,40 +116,64 @@ async def measure_engine(kind: str, n: int) -> dict[str, float]:
     return {"per_directive": (full - empty) / n, "first": first}
 
 
-def child(kind: str, mode: str, n: int) -> None:
+MODES: Final = ("in-process", "compiled-once", "engine")
+QUICK_N: Final = 20
+
+
+def one(kind: str, mode: str, n: int) -> dict[str, float]:
     if mode in ("in-process", "compiled-once"):
-        result = measure_in_process(kind, n, compiled_once=mode == "compiled-once")
-    else:
-        result = asyncio.run(measure_engine(kind, n))
-    print(json.dumps(result))
+        return measure_in_process(kind, n, compiled_once=mode == "compiled-once")
+    return asyncio.run(measure_engine(kind, n))
 
 
-def fresh(kind: str, mode: str, n: int) -> dict[str, float]:
-    argv = [sys.executable, "-m", "benchmarks.bench_directives", "--child", kind, mode, str(n)]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=True)
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+def cells() -> list[tuple[str, str]]:
+    """Every (kind, mode) measured: compiled-once for the kinds that compile."""
+    return [
+        (kind, mode)
+        for kind in KINDS
+        for mode in MODES
+        if mode != "compiled-once" or kind in ("jq", "jinja")
+    ]
 
 
-def spread(values: list[float]) -> str:
+def fresh(argv: list[str]) -> Any:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_directives", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def spread_us(values: list[float]) -> str:
     """Median (min-max) in microseconds."""
-    micros = [v * 1e6 for v in values]
-    return f"{statistics.median(micros):,.1f} ({min(micros):,.1f}-{max(micros):,.1f})"
+    return spread([v * 1e6 for v in values], lambda us: f"{us:,.1f}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer directives and runs")
-    parser.add_argument("--markdown", action="store_true", help="print a markdown table")
-    parser.add_argument("--runs", type=int, help="fresh processes per row (default 5, quick 2)")
-    parser.add_argument("--child", nargs=3, metavar=("KIND", "MODE", "N"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        kind, mode, n = args.child
-        child(kind, mode, int(n))
-        return
-    n = 50 if args.quick else 300
-    runs = args.runs or (2 if args.quick else 5)
+def every_cell(n: int) -> list[dict[str, float]]:
+    """Every cell once, in this process (the quick run)."""
+    return [one(kind, mode, n) for kind, mode in cells()]
+
+
+def directives_section(
+    quick: bool, runs: int | None = None, measured: list[dict[str, float]] | None = None
+) -> Section:
+    """The table: every cell in ``runs`` fresh processes (round-robin); the quick run measures
+    each cell once, all in one process (``every_cell``; ``measured`` when done already)."""
+    n = QUICK_N if quick else 300
+    runs = 1 if quick else (runs or 5)
+    got: dict[tuple[str, str], list[dict[str, float]]] = {cell: [] for cell in cells()}
+    if quick:
+        if measured is None:
+            measured = fresh(["--all", str(n)])
+        for cell, result in zip(cells(), measured, strict=True):
+            got[cell].append(result)
+    else:
+        for _ in range(runs):  # round-robin, so a noisy spell hits them all
+            for kind, mode in cells():
+                got[kind, mode].append(fresh(["--child", kind, mode, str(n)]))
     section = Section(
         f"Directives: time per directive, {n} in a row in one node (us)",
         [
@@ -159,24 +184,24 @@ def main() -> None:
             "x in-process",
         ],
     )
-    firsts: list[float] = []
+
+    def per(kind: str, mode: str) -> list[float]:
+        return [r["per_directive"] for r in got.get((kind, mode), [])]
+
     for kind in KINDS:
-        before: list[float] = []
-        once: list[float] = []
-        now: list[float] = []
-        for _ in range(runs):  # round-robin, so a noisy spell hits them all
-            before.append(fresh(kind, "in-process", n)["per_directive"])
-            if kind in ("jq", "jinja"):
-                once.append(fresh(kind, "compiled-once", n)["per_directive"])
-            engine = fresh(kind, "engine", n)
-            now.append(engine["per_directive"])
-            firsts.append(engine["first"])
-        ratio = statistics.median(now) / statistics.median(before)
-        cached = spread(once) if once else ""
-        section.add(kind, spread(before), cached, spread(now), f"{ratio:,.2f}x")
-    section.add("first jq, prepared and run", "", "", spread(firsts), "")
+        before, now, once = per(kind, "in-process"), per(kind, "engine"), per(kind, "compiled-once")
+        ratio = [a / b for a, b in zip(now, before, strict=True)]
+        section.add(
+            kind,
+            spread_us(before),
+            spread_us(once) if once else "",
+            spread_us(now),
+            spread(ratio, lambda r: f"{r:,.2f}") + "x",
+        )
+    firsts = [r["first"] for kind in KINDS for r in got[kind, "engine"]]
+    section.add("first jq, prepared and run", "", "", spread_us(firsts), "")
     section.notes += [
-        f"Median (min-max) of {runs} fresh processes per cell. Machine: {machine()}.",
+        f"Median (min-max) of {runs} fresh process(es) per cell; x in-process round by round.",
         "in-process, before: the library call the engine made per directive, alone (it "
         "compiled the query or template every time); compiled once: the same call with the "
         "query or template compiled beforehand, the least an in-process evaluation costs.",
@@ -185,7 +210,25 @@ def main() -> None:
         "compiled queries and templates); format and string-concat stay in-process, with "
         "their size budgets.",
     ]
-    print(render(section, markdown=args.markdown))
+    return section
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="fewer directives, one process")
+    parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+    parser.add_argument("--runs", type=int, help="fresh processes per cell (default 5)")
+    parser.add_argument("--child", nargs=3, metavar=("KIND", "MODE", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--all", metavar="N", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, mode, n = args.child
+        print(json.dumps(one(kind, mode, int(n))))
+    elif args.all:
+        print(json.dumps(every_cell(args.all)))
+    else:
+        print(render(directives_section(args.quick, args.runs), markdown=args.markdown))
+        print(f"Machine: {machine()}")
 
 
 if __name__ == "__main__":

@@ -6,12 +6,16 @@ tenth of the stream. A cost proportional to the chunk gives a ratio near 1; one 
 the output so far gives a ratio that grows with the output. ``apply_delta`` of the tests' plain
 reference merge (which rebuilds a string per chunk) is printed for comparison.
 
-Run: ``python -m benchmarks.bench_snapshots [--quick]``. It prints figures; it asserts nothing.
+Run: ``python -m benchmarks.bench_snapshots [--quick] [--json]``; ``--json`` adds each case's
+per-delta cost against the output's size, which the suite plots. It prints figures; it asserts
+nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +27,10 @@ from rxsubstrate import NodeDelta
 from rxsubstrate.ops import assemble, snapshots
 from tests.delta_reference import apply_delta
 
+from ._samples import spread
+
 CHUNK = "lorem ipsum dolor sit amet, consectetur adipiscin "  # 50 chars
+BINS = 25
 
 
 def text_deltas(count: int) -> list[NodeDelta]:
@@ -73,16 +80,17 @@ def tenths(times: list[float]) -> tuple[float, float]:
     return first, last
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer deltas, one repeat")
-    args = parser.parse_args()
-    count = 5_000 if args.quick else 20_000  # x 50 chars: 0.25 MB / 1 MB
-    repeats = 1 if args.quick else 3
-    size = count * len(CHUNK)
-    print(f"{count:,} deltas of {len(CHUNK)} chars, output {size / 1e6:.2f} MB; best of {repeats}")
-    print(f"{'measure':<40} {'first 10% us':>13} {'last 10% us':>12} {'ratio':>6}")
-    cases: list[tuple[str, Callable[[], list[float]]]] = [
+def curve(times: list[float], bins: int = BINS) -> list[tuple[float, float]]:
+    """(output size in MB at the bin's end, mean us per delta in the bin), ``bins`` points."""
+    width = len(times) // bins
+    return [
+        ((i + 1) * width * len(CHUNK) / 1e6, sum(times[i * width : (i + 1) * width]) / width * 1e6)
+        for i in range(bins)
+    ]
+
+
+def cases(count: int) -> list[tuple[str, Callable[[], list[float]]]]:
+    return [
         ("snapshots(), text", lambda: time_operator(snapshots(), text_deltas(count), False)),
         (
             "snapshots(), text, all kept",
@@ -96,11 +104,45 @@ def main() -> None:
         ("assemble(), 4 choices", lambda: time_operator(assemble(), choices_deltas(count), False)),
         ("apply_delta (plain reference), text", lambda: time_apply_delta(text_deltas(count))),
     ]
-    for name, case in cases:
-        runs = [tenths(case()) for _ in range(repeats)]
-        first = min(r[0] for r in runs)
-        last = min(r[1] for r in runs)
-        print(f"{name:<40} {first * 1e6:>13.2f} {last * 1e6:>12.2f} {last / first:>6.2f}")
+
+
+def measure(quick: bool) -> dict[str, Any]:
+    """The report's text table and, per case, its per-delta cost curve (medians of repeats)."""
+    count = 5_000 if quick else 20_000  # x 50 chars: 0.25 MB / 1 MB
+    repeats = 1 if quick else 5
+    size = count * len(CHUNK)
+    lines = [
+        f"{count:,} deltas of {len(CHUNK)} chars, output {size / 1e6:.2f} MB;"
+        f" median of {repeats} (min-max)",
+        f"{'measure':<40} {'first 10% us':>20} {'last 10% us':>22} {'ratio':>6}",
+    ]
+    curves: dict[str, list[tuple[float, float]]] = {}
+    for name, case in cases(count):
+        runs = [case() for _ in range(repeats)]
+        ends = [tenths(times) for times in runs]
+        first = [f * 1e6 for f, _ in ends]
+        last = [la * 1e6 for _, la in ends]
+        ratio = statistics.median(last) / statistics.median(first)
+        lines.append(f"{name:<40} {spread(first, _us):>20} {spread(last, _us):>22} {ratio:>6.2f}")
+        points = [curve(times) for times in runs]
+        curves[name] = [
+            (points[0][i][0], statistics.median(p[i][1] for p in points))
+            for i in range(len(points[0]))
+        ]
+    return {"table": "\n".join(lines), "curves": curves}
+
+
+def _us(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="fewer deltas, one repeat")
+    parser.add_argument("--json", action="store_true", help="the table and the curves as JSON")
+    args = parser.parse_args()
+    report = measure(args.quick)
+    print(json.dumps(report) if args.json else report["table"])
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 ROWS = [
     # throughput, once per write mode
+    "reference",
     "rx.iter",
     "rx.async_iter",
     "rx.iterate",
@@ -37,6 +38,12 @@ ROWS = [
     "engine through Substrate()",
     "first event, cold",
     "first event, warm",
+    # directives
+    "jq",
+    "jinja",
+    "format",
+    "string-concat",
+    "first jq, prepared and run",
     # imports
     "import aiohttp, reactivex, msgspec",
     "import rxsubstrate",
@@ -44,7 +51,7 @@ ROWS = [
 ]
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(60)
 @pytest.mark.slow
 def test_quick_run_prints_every_row() -> None:
     done = subprocess.run(
@@ -52,7 +59,7 @@ def test_quick_run_prints_every_row() -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=50,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     lines = done.stdout.splitlines()
@@ -60,4 +67,5 @@ def test_quick_run_prints_every_row() -> None:
         assert any(line.startswith(label + " ") for line in lines), f"no {label!r} row"
     assert "FAILED" not in done.stdout
     assert sum(line.startswith("Throughput:") for line in lines) == 2
-    assert any(line.startswith("Scale:") for line in lines)
+    for title in ("Scale:", "Concurrency:", "Operators", "Directives:", "Import cost"):
+        assert any(line.startswith(title) for line in lines), f"no {title!r} section"

@@ -33,6 +33,7 @@ _PRELOAD: Final = {
     "sdk": ["substrate", "httpx", "httpx_sse"],
     "httpx-sse": ["httpx", "httpx_sse"],
     "aiohttp": ["aiohttp"],
+    "sse": ["aiohttp"],
     "reference": ["aiohttp", "msgspec", "rxsubstrate._events"],
     "engine": ["rxsubstrate", "rxsubstrate.engine", "rxsubstrate.server"],
     # engine.first_event is cold on purpose: only what a user's "import rxsubstrate" loads.

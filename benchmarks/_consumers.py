@@ -40,6 +40,8 @@ class Job:
     text_node: str | None = None
     text_output: dict[str, Any] = field(default_factory=dict)
     runs: int = 1  # concurrent runs (the concurrency rows)
+    #: The request's JSON body; the benchmark server ignores it, a real server runs its dag.
+    body: dict[str, Any] = field(default_factory=lambda: {"dag": {}})
 
 
 # A consumer returns its count, or a dict with "count" and, when it times itself (to leave
@@ -357,6 +359,49 @@ def aiohttp_raw(job: Job) -> int:
     return job.events
 
 
+async def _read_raw(session: Any, job: Job) -> tuple[int, float]:
+    """One run's events counted as they arrive, unparsed; and the seconds to its first byte."""
+    started = time.perf_counter()
+    first, count, last = 0.0, 0, b""
+    async with session.post(f"{job.url}/compose", json=job.body, headers=_auth()) as response:
+        if response.status != 200:
+            raise CheckFailed(f"HTTP {response.status}: {(await response.read())[:200]!r}")
+        async for chunk in response.content.iter_any():
+            first = first or time.perf_counter() - started
+            count += (last + chunk).count(b"\n\n")  # an event's end may straddle two reads
+            last = chunk[-1:]
+    return count, first
+
+
+@_consumer("sse.read")
+def sse_read(job: Job) -> int:
+    """``job.runs`` runs at once from an SSE server, read unparsed: what the server can send."""
+    import aiohttp
+
+    async def main() -> int:
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            runs = await asyncio.gather(*(_read_raw(session, job) for _ in range(job.runs)))
+            return sum(count for count, _ in runs)
+
+    return _expect(asyncio.run(main()), job)
+
+
+@_consumer("sse.first")
+def sse_first(job: Job) -> dict[str, Any]:
+    """Time to the first event: the server's first run (cold, when it has just started), then
+    the median of five more (warm); each read to its end."""
+    import aiohttp
+
+    async def main() -> list[float]:
+        async with aiohttp.ClientSession() as session:
+            return [(await _read_raw(session, job))[1] for _ in range(_WARM_RUNS + 1)]
+
+    times = asyncio.run(main())
+    warm = statistics.median(times[1:])
+    return {"count": len(times), "seconds": times[0], "cold": times[0], "warm": warm}
+
+
 def _auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {API_KEY}", "Accept": "text/event-stream"}
 
@@ -458,17 +503,21 @@ class _EngineTally:
 
 @_consumer("engine.produce")
 def engine_produce(job: Job) -> dict[str, Any]:
-    """The engine alone, no HTTP: how fast it makes the events ``engine.e2e`` then delivers."""
+    """The engine alone, no HTTP: how fast it makes the events ``engine.e2e`` then delivers;
+    ``job.runs`` runs of it at once on one loop (what a server's engine does)."""
     from rxsubstrate.engine import Engine
 
     engine = Engine()
-    plan = engine.prepare(engine_dag(job.events))
+    plans = [engine.prepare(engine_dag(job.events)) for _ in range(job.runs)]
 
-    async def main() -> int:
+    async def one(plan: Any) -> int:
         tally = _EngineTally(job)
         async for event in engine.execute(plan):
             tally.add(event)
         return tally.check()
+
+    async def main() -> int:
+        return sum(await asyncio.gather(*(one(plan) for plan in plans)))
 
     start = time.perf_counter()
     count = asyncio.run(main())

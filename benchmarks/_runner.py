@@ -14,23 +14,28 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from ._consumers import Job
+from ._consumers import Job, engine_dag
 from ._imports import FORBIDDEN, import_micros, loaded_forbidden
 from ._plots import Series, draw_growth, draw_per_delta
 from ._samples import Samples, ratios, spread
 from ._server import ServerProcess
 from ._table import Section
+from .bench_server import ServerProcess as ServeProcess
 
 __all__ = ["SECTIONS", "Settings", "Suite", "run_child"]
 
 _CHILD_TIMEOUT: Final = 600.0
 PLOTS: Final = Path(__file__).resolve().parent / "plots"
+ROOT: Final = Path(__file__).resolve().parents[1]
+# What many runs at once need from rxsubstrate serve.
+SERVE_FLAGS: Final = ("--max-runs", "1000", "--max-connections", "900")
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class Settings:
     sweep_rounds: int = 3
     import_repeat: int = 7
     engine_events: int = 100_000
+    server_runs: int = 200
     quick: bool = False
 
     @classmethod
@@ -60,6 +66,7 @@ class Settings:
             sweep_rounds=1,
             import_repeat=1,
             engine_events=1_000,
+            server_runs=5,
             quick=True,
         )
 
@@ -421,6 +428,85 @@ class Suite:
         self._notes_rounds(section, s.rounds)
         yield section
 
+    def serve(self) -> Iterator[Section]:
+        """``rxsubstrate serve`` against the minimal aiohttp SSE server (this suite's own)
+        writing the same events, pre-encoded: one run, and many at once."""
+        s = self.settings
+        section = Section(
+            "Server: rxsubstrate serve against a minimal aiohttp SSE server, same events",
+            ["server", "runs", "events", "M events/s", "x ceiling", "x one write per event"],
+        )
+        one, many = engine_dag(s.engine_events), engine_dag(s.run_events)
+        results: dict[str, Samples] = {}
+        firsts = Samples()
+        recorded: dict[str, int] = {}
+        for _ in range(s.rounds):
+            # A fresh server each round: its first run is the cold one.
+            with ServeProcess(ROOT, *SERVE_FLAGS) as serve:
+                self._keep(firsts, self._measure_one("sse.first", _serve_job(serve, engine_dag(1))))
+                for name, dag in (("one", one), ("many", many)):
+                    if name not in recorded:
+                        recorded[name] = self.server.record(name, _record(serve, dag))
+                jobs: dict[str, Job] = {}
+                for runs, name, dag in ((1, "one", one), (s.server_runs, "many", many)):
+                    events = recorded[name]
+                    for label, mode in (("ceiling", "chunked"), ("per event", "events")):
+                        url = self.server.recorded_url(name, mode)
+                        jobs[f"sse.read {label} {runs}"] = Job(url, events, 0, runs=runs)
+                    jobs[f"sse.read serve {runs}"] = _serve_job(serve, dag, events, runs)
+                jobs["engine.e2e embedded 1"] = Job("", s.engine_events, 0)
+                jobs["engine.produce alone 1"] = Job("", s.engine_events, 0)
+                jobs[f"engine.produce alone {s.server_runs}"] = Job(
+                    "", s.run_events, 0, runs=s.server_runs
+                )
+                for key, samples in self.measure(jobs, rounds=1).items():
+                    target = results.setdefault(key, Samples())
+                    target.rounds += samples.rounds
+                    target.error = target.error or samples.error
+        rows = (
+            ("ceiling", "minimal aiohttp, 64 KiB writes (ceiling)"),
+            ("per event", "minimal aiohttp, one write per event"),
+            ("serve", "rxsubstrate serve"),
+        )
+        for runs in (1, s.server_runs):
+            events = recorded.get("one" if runs == 1 else "many", 0) * runs
+            ceiling = results[f"sse.read ceiling {runs}"]
+            per_event = results[f"sse.read per event {runs}"]
+            labelled = [(f"sse.read {key} {runs}", label) for key, label in rows]
+            labelled.append((f"engine.produce alone {runs}", "the engine alone, no HTTP"))
+            if runs == 1:
+                labelled.append(("engine.e2e embedded 1", "embedded engine, read by iter()"))
+            for key, label in labelled:
+                result = results[key]
+                if _failed(section, f"{label} ({runs})", result, 6):
+                    continue
+                count = int(result.median("count")) if key.startswith("engine") else events
+                section.add(
+                    label,
+                    runs,
+                    f"{count:,}",
+                    spread(result.rates(count), _millions),
+                    _ratio(result, ceiling, count),
+                    _ratio(result, per_event, count),
+                )
+        if not _failed(section, "first event", firsts, 6):
+            for key, label in (("cold", "first event, cold"), ("warm", "first event, warm")):
+                ms = spread([t * 1000 for t in firsts.values(key)], _one)
+                section.add(f"rxsubstrate serve, {label}", 1, "", f"{ms} ms", "", "")
+        section.notes += [
+            "The same graph each time (MultiComputeText nodes of 8 choices, all running at once;"
+            " the engine's text is seeded, so every run sends the same bytes); the minimal server"
+            " writes the bytes serve sent, recorded once. Read by aiohttp without parsing (the"
+            " server is what is measured), every event counted. The embedded row is the same"
+            " graph from Substrate(), server and reader in one process. The engine alone: the"
+            " same runs executed in-process and counted, no HTTP: what serve can send at most.",
+            f"{s.server_runs} runs at once: graphs of about {s.run_events:,} events each.",
+            "First event, cold: a fresh serve process's first run (its engine not yet warmed);"
+            " warm: the median of its next five.",
+        ]
+        self._notes_rounds(section, s.rounds)
+        yield section
+
     def directives(self) -> Iterator[Section]:
         from .bench_directives import QUICK_N, directives_section
 
@@ -458,6 +544,22 @@ class Suite:
             + ".",
         ]
         yield section
+
+
+def _serve_job(serve: ServeProcess, dag: dict[str, Any], events: int = 0, runs: int = 1) -> Job:
+    return Job(serve.target.url, events, 0, runs=runs, body={"dag": dag})
+
+
+def _record(serve: ServeProcess, dag: dict[str, Any]) -> bytes:
+    """The SSE bytes of one run of ``dag`` on ``serve``."""
+    request = urllib.request.Request(
+        f"{serve.target.url}/compose",
+        data=json.dumps({"dag": dag}).encode(),
+        headers={"Content-Type": "application/json", "Accept": "text/event-stream"},
+    )
+    with urllib.request.urlopen(request, timeout=_CHILD_TIMEOUT) as response:
+        body: bytes = response.read()
+    return body
 
 
 def _failed(section: Section, name: str, result: Samples, width: int) -> bool:
@@ -502,6 +604,7 @@ SECTIONS: Final[dict[str, Callable[[Suite], Iterator[Section]]]] = {
     "concurrency": Suite.concurrency,
     "operators": Suite.operators,
     "engine": Suite.engine,
+    "server": Suite.serve,
     "directives": Suite.directives,
     "imports": Suite.imports,
 }

@@ -11,6 +11,9 @@ Routes, where ``{n}`` is the stream length and ``{mode}`` how it is written:
   ``{base_url}/compose``.
 - ``GET /s/{n}/stats``: builds the stream if needed (so a timed run never pays for that) and
   returns its event and byte counts and one node's final output, for the consumers' checks.
+- ``PUT /recorded/{name}``: keeps the body, a run's SSE bytes as another server sent them (the
+  server benchmark records ``rxsubstrate serve``); ``POST /recorded/{name}/{mode}/compose``
+  then serves them like a stream above: the minimal aiohttp SSE server, ``serve``'s ceiling.
 
 The server runs apart from the consumer so its CPU time is not spent under the consumer's GIL.
 """
@@ -56,29 +59,48 @@ class _Streams:
 def _app() -> web.Application:
     streams = _Streams()
 
-    async def compose(request: web.Request) -> web.StreamResponse:
-        await request.read()
-        stream = streams.get(int(request.match_info["n"]))
-        mode = request.match_info["mode"]
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        if mode == "events":
-            for event in stream.events:
-                await response.write(event)
-        else:
-            body = memoryview(stream.body)
-            for start in range(0, len(body), CHUNK):
-                await response.write(body[start : start + CHUNK])
-        await response.write_eof()
-        return response
-
     async def stats(request: web.Request) -> web.Response:
         return web.json_response(streams.get(int(request.match_info["n"])).stats)
 
-    app = web.Application()
+    recorded: dict[str, Stream] = {}
+
+    async def record(request: web.Request) -> web.Response:
+        body = await request.read()
+        events = [event + b"\n\n" for event in body.split(b"\n\n") if event]
+        recorded[request.match_info["name"]] = Stream(events, body)
+        return web.json_response({"events": len(events), "bytes": len(body)})
+
+    async def replay(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        stream = recorded[request.match_info["name"]]
+        return await _write(request, stream, request.match_info["mode"])
+
+    async def compose(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        stream = streams.get(int(request.match_info["n"]))
+        return await _write(request, stream, request.match_info["mode"])
+
+    app = web.Application(client_max_size=1 << 30)
     app.router.add_post(r"/s/{n:\d+}/{mode:chunked|events}/compose", compose)
     app.router.add_get(r"/s/{n:\d+}/stats", stats)
+    app.router.add_put(r"/recorded/{name}", record)
+    app.router.add_post(r"/recorded/{name}/{mode:chunked|events}/compose", replay)
     return app
+
+
+async def _write(request: web.Request, stream: Stream, mode: str) -> web.StreamResponse:
+    """``stream`` as an SSE answer: one write per event, or 64 KiB writes."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    if mode == "events":
+        for event in stream.events:
+            await response.write(event)
+    else:
+        body = memoryview(stream.body)
+        for start in range(0, len(body), CHUNK):
+            await response.write(body[start : start + CHUNK])
+    await response.write_eof()
+    return response
 
 
 async def _serve() -> None:
@@ -138,6 +160,17 @@ class ServerProcess:
 
     def url(self, n: int, mode: str = "chunked") -> str:
         return f"http://127.0.0.1:{self.port}/s/{n}/{mode}"
+
+    def record(self, name: str, body: bytes) -> int:
+        """Keep ``body`` (a run's SSE bytes), served at ``recorded_url(name, mode)``; its events."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/recorded/{name}", data=body, method="PUT"
+        )
+        with urllib.request.urlopen(request) as response:
+            return int(json.loads(response.read())["events"])
+
+    def recorded_url(self, name: str, mode: str) -> str:
+        return f"http://127.0.0.1:{self.port}/recorded/{name}/{mode}"
 
     def stats(self, n: int) -> dict[str, object]:
         """Build stream ``n`` on the server (untimed) and return what consumers should see."""

@@ -14,6 +14,8 @@ __all__ = ["Series", "draw_growth", "draw_per_delta"]
 # consumer -> [(x, [per-round values of the left panel], [per-round values of the right panel])]
 Series = dict[str, list[tuple[float, list[float], list[float]]]]
 
+# Ticks for a log axis that read at a glance.
+_NICE = [0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
 _STYLE = {
     "reference": dict(color="0.45", linestyle="--", marker="s"),
     "rx.iter": dict(color="tab:blue", marker="o"),
@@ -73,8 +75,11 @@ def draw_per_delta(curves: dict[str, list[tuple[float, float]]], path: Path, tit
         style = {"linestyle": "--", "color": "0.45"} if "reference" in name else {}
         axis.plot([x for x, _ in points], [y for _, y in points], label=name, **style)
     axis.set_yscale("log")
+    low = min(y for points in curves.values() for _, y in points)
+    high = max(y for points in curves.values() for _, y in points)
+    axis.set_yticks([t for t in _NICE if low / 2 <= t <= high * 2])
     axis.get_yaxis().set_major_formatter(_plain_ticks("{:g}"))
-    axis.get_yaxis().set_minor_formatter(_plain_ticks("{:g}"))
+    axis.get_yaxis().set_minor_formatter(_no_ticks())
     axis.set_xlabel("output so far, MB")
     axis.set_ylabel("time per delta, us (log)")
     axis.grid(True, which="both", alpha=0.3)

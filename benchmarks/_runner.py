@@ -491,8 +491,8 @@ class Suite:
                 )
         if not _failed(section, "first event", firsts, 6):
             for key, label in (("cold", "first event, cold"), ("warm", "first event, warm")):
-                ms = spread([t * 1000 for t in firsts.values(key)], _one)
-                section.add(f"rxsubstrate serve, {label}", 1, "", f"{ms} ms", "", "")
+                ms = spread([t * 1000 for t in firsts.values(key)], _one, " ms")
+                section.add(f"rxsubstrate serve, {label}", 1, "", ms, "", "")
         section.notes += [
             "The same graph each time (MultiComputeText nodes of 8 choices, all running at once;"
             " the engine's text is seeded, so every run sends the same bytes); the minimal server"
@@ -578,7 +578,7 @@ def _mbs(result: Samples) -> list[float]:
 def _ratio(result: Samples, base: Samples, events: int) -> str:
     if base.error or not base.rounds:
         return "n/a"
-    return spread(ratios(result, base, events), lambda r: f"{r:.2f}") + "x"
+    return spread(ratios(result, base, events), _two, "x")
 
 
 def _millions(rate: float) -> str:

@@ -37,9 +37,9 @@ class Samples:
         return statistics.median(self.rates(events))
 
 
-def spread(values: list[float], show: Callable[[float], str]) -> str:
-    """``median (min-max)``; one value alone when there is one round."""
-    middle = show(statistics.median(values))
+def spread(values: list[float], show: Callable[[float], str], unit: str = "") -> str:
+    """``median (min-max)``, the unit after the median; one value alone for one round."""
+    middle = show(statistics.median(values)) + unit
     if len(values) == 1:
         return middle
     return f"{middle} ({show(min(values))}-{show(max(values))})"

@@ -196,7 +196,7 @@ def directives_section(
             spread_us(before),
             spread_us(once) if once else "",
             spread_us(now),
-            spread(ratio, lambda r: f"{r:,.2f}") + "x",
+            spread(ratio, lambda r: f"{r:,.2f}", "x"),
         )
     firsts = [r["first"] for kind in KINDS for r in got[kind, "engine"]]
     section.add("first jq, prepared and run", "", "", spread_us(firsts), "")

@@ -297,8 +297,12 @@ class _Run:
                 data = msgspec.json.decode(_encode(delta, node, "a delta"))
                 output.apply(data)
                 progress.streamed = True
+                # With no delay asked for, the node goes on until the queue is full: other tasks
+                # get the loop every _QUEUE_SIZE deltas at the most, instead of a loop turn per
+                # delta (which cost the engine a third of its speed, two thirds at 200 runs).
                 await self.queue.put(NodeDelta(node_id=node.id, data=data))
-                await asyncio.sleep(self._chunk_delay)
+                if self._chunk_delay:
+                    await asyncio.sleep(self._chunk_delay)
         finally:
             close = getattr(deltas, "aclose", None)
             if close is not None:

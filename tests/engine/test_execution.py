@@ -50,6 +50,37 @@ async def test_independent_nodes_run_at_the_same_time() -> None:
     assert by_kind(events, NodeResult) == {"a": {"met": "a"}, "b": {"met": "b"}}
 
 
+async def test_a_fast_stream_leaves_the_loop_to_others_at_least_every_queue_full() -> None:
+    """A node whose deltas come without a wait (the built-in text, chunk_delay 0) still lets
+    other tasks run: at least once per queue of deltas (64), not only at its end."""
+    engine = Engine()
+    deltas = 2_000
+
+    @engine.node("Burst")
+    async def burst(args: dict[str, Any], context: NodeContext) -> AsyncIterator[dict[str, Any]]:
+        for i in range(deltas):
+            yield {"text": f"{i} "}
+
+    turns = 0
+    done = False
+
+    async def other_task() -> None:
+        nonlocal turns
+        while not done:
+            turns += 1
+            await asyncio.sleep(0)
+
+    counting = asyncio.create_task(other_task())
+    await asyncio.sleep(0)
+    try:
+        events = await run(engine, graph(node("a", "Burst")))
+    finally:
+        done = True
+        await counting
+    assert len([e for e in events if isinstance(e, NodeDelta)]) == deltas
+    assert turns >= deltas // 64
+
+
 async def test_streams_of_independent_nodes_interleave() -> None:
     engine = Engine()
     turns: dict[str, asyncio.Event] = {"a": asyncio.Event(), "b": asyncio.Event()}

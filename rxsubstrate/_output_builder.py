@@ -74,8 +74,9 @@ class _Slot:
         """Merge ``chunk`` into what the slot holds, appending instead of rebuilding."""
         current = self.contents[-1]
         if type(chunk) is str:
-            if type(current) is _Text:
-                current.append(chunk, version)
+            if type(current) is _Text:  # the hot path: a text's next chunk
+                current.parts.append(chunk)
+                current.stamps.append(version)
             else:
                 self.replace(_Text(chunk, version), version)
         elif type(chunk) is dict:
@@ -111,7 +112,15 @@ class _Array:
         self.stamps.append(version)
 
     def merge_item(self, chunk: dict[str, Any], version: int) -> None:
-        index = chunk.get("index")
+        index: Any = chunk.get("index")
+        slots = self.slots
+        if type(index) is not int or not 0 <= index < len(slots):
+            self._grow_to(index, version)  # or raises BadDelta
+        if "item" in chunk:
+            slots[index].merge(chunk["item"], version)
+
+    def _grow_to(self, index: object, version: int) -> None:
+        """Open empty slots up to ``index``, which must be a sane place for a new item."""
         if type(index) is not int or index < 0:
             raise BadDelta(f"array.item index must be a non-negative integer, not {index!r}")
         if index >= len(self.slots) + MAX_ARRAY_GROWTH:
@@ -121,8 +130,6 @@ class _Array:
             )
         while len(self.slots) <= index:
             self.add(None, version)
-        if "item" in chunk:
-            self.slots[index].merge(chunk["item"], version)
 
     def at(self, version: int, frozen: bool) -> tuple[Any, ...] | list[Any]:
         count = bisect_right(self.stamps, version)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -26,7 +26,7 @@ class CountedRuns:
         self._lock = threading.Lock()
         self.runs = 0
 
-    def __call__(self, prompt: str, *, seed: bytes, max_tokens: int) -> Iterator[str]:
+    def __call__(self, prompt: str, *, seed: bytes, max_tokens: int) -> Iterable[str]:
         with self._lock:
             self.runs += 1
         return generate_text(prompt, seed=seed, max_tokens=max_tokens)

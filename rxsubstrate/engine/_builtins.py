@@ -3,7 +3,9 @@
 Text comes from the engine's ``TextGenerator`` (deterministic: the same node kind and arguments
 give the same text), JSON from ``json_schema`` (see ``_jsongen``). Streaming nodes yield one delta
 per token; nodes with several choices interleave them round-robin, as ``array.item`` deltas.
-``RunPython`` is refused with a node error: the engine never unpickles code.
+``RunPython`` is refused with a node error: the engine never unpickles code. The streaming
+built-ins are ``trusted_stream``s: the engine takes their deltas as they are, and the text nodes
+hand over their whole output at the end instead of having every delta folded (``_trusted``).
 
 Nothing here holds the loop for long: JSON is built on a budget (``EngineLimits.json_steps`` and
 ``json_bytes`` per node, over all its choices or prompts) by a walk that pauses every few hundred
@@ -26,6 +28,7 @@ from ._jsongen import JsonGenerator, delta_chunks
 from ._kinds import MODEL_NODES, choice_count
 from ._limits import EngineLimits
 from ._text import DEFAULT_MAX_TOKENS, TextGenerator, seed_of
+from ._trusted import WholeOutput, trusted_stream
 
 __all__ = ["builtin_impls"]
 
@@ -75,36 +78,42 @@ class _Builtins:
         self._text = text
         self._limits = limits
 
-    async def compute_text(
-        self, args: dict[str, Any], context: NodeContext
-    ) -> AsyncIterator[dict[str, Any]]:
+    @trusted_stream(whole_output=True)
+    async def compute_text(self, args: dict[str, Any], context: NodeContext) -> AsyncIterator[Any]:
+        parts: list[str] = []
         for chunk in self._text_chunks(context.kind, args, 0):
+            parts.append(chunk)
             yield {"text": chunk}
+        yield WholeOutput({"text": "".join(parts)})
 
+    @trusted_stream(whole_output=True)
     async def multi_compute_text(
         self, args: dict[str, Any], context: NodeContext
-    ) -> AsyncIterator[dict[str, Any]]:
-        choices = [self._text_chunks(context.kind, args, i) for i in range(choice_count(args))]
+    ) -> AsyncIterator[Any]:
+        count = choice_count(args)
+        parts: list[list[str]] = [[] for _ in range(count)]
+        choices = [self._text_chunks(context.kind, args, i) for i in range(count)]
         for index, chunk in _round_robin(choices):
+            parts[index].append(chunk)
             yield {"choices": array_item(index, {"text": chunk})}
+        yield WholeOutput({"choices": [{"text": "".join(p)} for p in parts]})
 
-    async def compute_json(
-        self, args: dict[str, Any], context: NodeContext
-    ) -> AsyncIterator[dict[str, Any]]:
+    @trusted_stream(whole_output=False)
+    async def compute_json(self, args: dict[str, Any], context: NodeContext) -> AsyncIterator[Any]:
         (value,) = await self._json(context.kind, args, 1)
         for chunk in delta_chunks(value):
             yield {"json_object": chunk}
 
+    @trusted_stream(whole_output=False)
     async def multi_compute_json(
         self, args: dict[str, Any], context: NodeContext
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncIterator[Any]:
         values = await self._json(context.kind, args, choice_count(args))
         for index, chunk in _round_robin([delta_chunks(v) for v in values]):
             yield {"choices": array_item(index, {"json_object": chunk})}
 
-    async def model_node(
-        self, args: dict[str, Any], context: NodeContext
-    ) -> AsyncIterator[dict[str, Any]]:
+    @trusted_stream(whole_output=False)
+    async def model_node(self, args: dict[str, Any], context: NodeContext) -> AsyncIterator[Any]:
         """The model-named nodes: ``choices`` of ``text``, or of ``json_object`` with a schema."""
         count = choice_count(args)
         choices: list[Iterator[dict[str, Any]]]

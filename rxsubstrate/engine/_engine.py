@@ -144,6 +144,11 @@ class Engine:
         ``limits.max_running_nodes`` at once. Closing the iterator (``aclose``) or cancelling its
         consumer cancels every node still running.
         """
+        return _flatten(self.execute_batches(plan))
+
+    def execute_batches(self, plan: Plan) -> AsyncGenerator[list[Event], None]:
+        """``execute``'s events in the lists they became ready in, for a consumer that handles
+        many at once (the server encodes each list into its write buffer in one go)."""
         return run_plan(
             plan,
             chunk_delay=self._chunk_delay,
@@ -177,3 +182,12 @@ class Engine:
             await asyncio.to_thread(self.close)
         except RuntimeError:  # the default executor is shut down: the interpreter is exiting
             self.close()
+
+
+async def _flatten(batches: AsyncGenerator[list[Event], None]) -> AsyncGenerator[Event, None]:
+    try:
+        async for batch in batches:
+            for event in batch:
+                yield event
+    finally:
+        await batches.aclose()  # cancels the run's node tasks

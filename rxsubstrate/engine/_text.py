@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, Final, Protocol
 
 import msgspec
@@ -54,34 +54,34 @@ class TextGenerator(Protocol):
     def __call__(self, prompt: str, *, seed: bytes, max_tokens: int) -> Iterable[str]: ...
 
 
-def generate_text(prompt: str, *, seed: bytes, max_tokens: int) -> Iterator[str]:
+def generate_text(prompt: str, *, seed: bytes, max_tokens: int) -> list[str]:
     """The default ``TextGenerator``: sentences of plain words, 16 to 96 tokens, cut at the budget.
 
-    ``prompt`` is already part of ``seed``; the words do not depend on it otherwise.
+    ``prompt`` is already part of ``seed``; the words do not depend on it otherwise. The text is
+    made whole, a sentence at a time (at most 96 tokens: cheaper than a generator per token, which
+    cost the engine a sixth of its time per delta).
     """
     del prompt
     rng = random.Random(int.from_bytes(hashlib.sha256(seed).digest()[:8], "big"))
     budget = min(max(max_tokens, 0), rng.randint(16, 96))
-    produced = 0
-    while produced < budget:
-        for token in _sentence(rng, first=produced == 0):
-            if produced == budget:
-                return
-            yield token
-            produced += 1
+    tokens: list[str] = []
+    while len(tokens) < budget:
+        tokens += _sentence(rng, first=not tokens)
+    del tokens[budget:]
+    return tokens
 
 
-def _sentence(rng: random.Random, *, first: bool) -> Iterator[str]:
+def _sentence(rng: random.Random, *, first: bool) -> list[str]:
     length = rng.randint(5, 14)
     comma_after = rng.randint(2, length - 2) if rng.random() < 0.4 else -1
-    for index in range(length):
-        word = rng.choice(_WORDS)
-        if index == 0:
-            word = word.capitalize()
-        yield word if first and index == 0 else " " + word
-        if index == comma_after:
-            yield ","
-    yield "."
+    words = rng.choices(_WORDS, k=length)
+    tokens = [" " + word for word in words]
+    opening = words[0].capitalize()
+    tokens[0] = opening if first else " " + opening
+    if comma_after >= 0:
+        tokens.insert(comma_after + 1, ",")
+    tokens.append(".")
+    return tokens
 
 
 def seed_of(*parts: Any) -> bytes:

@@ -50,6 +50,24 @@ async def test_independent_nodes_run_at_the_same_time() -> None:
     assert by_kind(events, NodeResult) == {"a": {"met": "a"}, "b": {"met": "b"}}
 
 
+async def test_execute_batches_hands_over_the_same_events_in_lists() -> None:
+    """The server's way of reading a run: the lists, joined, are ``execute``'s events, and
+    ``graph.result`` comes alone, last."""
+    story = ComputeText(prompt="hi", max_tokens=40)
+    boxed = Box(value=story.future.text)  # a node that starts when another one ends
+    dag = serialize(boxed)
+    dag["nodes"] += [
+        node(f"t{i}", "MultiComputeText", prompt=f"p{i}", num_choices=4) for i in range(6)
+    ]
+    engine = Engine()
+    batches = [batch async for batch in engine.execute_batches(engine.prepare(dag))]
+    assert await run(engine, dag) == [event for batch in batches for event in batch]
+    assert all(batches)
+    assert len(batches) < sum(len(batch) for batch in batches) / 8  # many events per list
+    assert len(batches[-1]) == 1
+    assert isinstance(batches[-1][0], GraphResult)
+
+
 async def test_a_fast_stream_leaves_the_loop_to_others_at_least_every_queue_full() -> None:
     """A node whose deltas come without a wait (the built-in text, chunk_delay 0) still lets
     other tasks run: at least once per queue of deltas (64), not only at its end."""

@@ -197,3 +197,8 @@ def encode_event(event: Event) -> bytes:
     if isinstance(event, UnknownEvent):
         return event.raw
     return _encoder.encode(event)
+
+
+def encode_known_event_into(event: _Known, buffer: bytearray) -> None:
+    """``encode_event(event)`` appended to ``buffer``, with no bytes object in between."""
+    _encoder.encode_into(event, buffer, -1)

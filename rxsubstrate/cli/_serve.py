@@ -242,6 +242,7 @@ async def _serve_socket(
     """
     from ..server import create_app, serve_on
     from ..server._workers import Heartbeat
+    from ._collector import tune_for_serving
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -259,6 +260,7 @@ async def _serve_socket(
         shutdown_timeout=options.shutdown_timeout,
         access_log=logging.getLogger("aiohttp.access"),
     )
+    tune_for_serving()
     beat = Heartbeat(*heartbeat, on_orphaned=stop.set) if heartbeat is not None else None
     try:
         if beat is not None:

@@ -137,10 +137,9 @@ class _Compose:
                 plan = await self._engine.prepare_async(dag)
             except GraphInvalid as exc:
                 raise Refusal(400, "invalid_request_error", exc.message) from None
-            events = self._engine.execute(plan)
             if _wants_stream(request):
-                return await self._stream(request, events)
-            return await self._collect(events)
+                return await self._stream(request, self._engine.execute_batches(plan))
+            return await self._collect(self._engine.execute(plan))
 
     @contextlib.contextmanager
     def _admission(self) -> Iterator[None]:
@@ -219,7 +218,7 @@ class _Compose:
         return web.Response(body=_json.encode(result.data), content_type="application/json")
 
     async def _stream(
-        self, request: web.Request, events: AsyncGenerator[Event, None]
+        self, request: web.Request, events: AsyncGenerator[list[Event], None]
     ) -> web.StreamResponse:
         """Write the run's events as SSE, many to a write when the engine has many ready.
 

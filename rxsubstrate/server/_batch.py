@@ -5,10 +5,10 @@ apart, so waking the writer per event would cost a loop turn and a ``send`` each
 sends the first event of a burst at once, then at most one write per ``window`` seconds (sooner
 when ``flush_size`` bytes wait): everything made meanwhile goes in one write.
 
-Backpressure: the run pauses while ``max_pending`` bytes wait for the writer, and the writer
-waits for the socket (aiohttp's ``write`` drains), so a client that reads slowly or not at all
-holds at most ``max_pending`` bytes here plus the socket buffers, and the engine's own bounded
-queue stops the run's nodes.
+Backpressure: the run pauses while ``max_pending`` bytes (and the engine's last list of events)
+wait for the writer, and the writer waits for the socket (aiohttp's ``write`` drains), so a
+client that reads slowly or not at all holds about ``max_pending`` bytes here plus the socket
+buffers, and the engine's own bounded mailbox stops the run's nodes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import AsyncGenerator
 from typing import Final
 
 from .._events import Event
-from .._sse_writer import wire_sse
+from .._sse_writer import write_wire_sse
 
 __all__ = ["Batch"]
 
@@ -46,8 +46,7 @@ class Batch:
         self._window = window
         self._flush_size = flush_size
         self._max_pending = max_pending
-        self._chunks: list[bytes] = []
-        self._size = 0
+        self._buffer = bytearray()
         self._done = False
         self._last_write = -window
         self._wakeup: asyncio.Future[None] | None = None
@@ -57,22 +56,23 @@ class Batch:
     @property
     def pending(self) -> int:
         """Bytes encoded and not yet taken."""
-        return self._size
+        return len(self._buffer)
 
-    async def fill(self, events: AsyncGenerator[Event, None]) -> None:
-        """Producer: encode every event of the run; closes ``events`` however it ends."""
+    async def fill(self, batches: AsyncGenerator[list[Event], None]) -> None:
+        """Producer: encode every event of the run, list by list as the engine hands them over;
+        closes ``batches`` however it ends."""
+        buffer = self._buffer
         try:
-            async for event in events:
-                data = wire_sse(event)
-                self._chunks.append(data)
-                self._size += len(data)
-                if len(self._chunks) == 1 or self._size >= self._flush_size:
+            async for events in batches:
+                was_empty = not buffer
+                write_wire_sse(events, buffer)
+                if was_empty or len(buffer) >= self._flush_size:
                     self._wake()
-                if self._size >= self._max_pending:
+                if len(buffer) >= self._max_pending:
                     self._room.clear()
                     await self._room.wait()
         finally:
-            await events.aclose()  # cancels the run's node tasks
+            await batches.aclose()  # cancels the run's node tasks
 
     def finish(self, _run: object = None) -> None:
         """The run is over (done, failed or cancelled, even before it started)."""
@@ -82,9 +82,9 @@ class Batch:
     async def take(self) -> bytes:
         """Consumer: everything encoded since the last take; empty once the run is over."""
         loop = asyncio.get_running_loop()
-        while not self._done and self._size < self._flush_size:
+        while not self._done and len(self._buffer) < self._flush_size:
             delay = None
-            if self._chunks:
+            if self._buffer:
                 delay = self._last_write + self._window - loop.time()
                 if delay <= 0:
                     break
@@ -96,9 +96,8 @@ class Batch:
                 self._wakeup = None
                 if timer is not None:
                     timer.cancel()
-        chunk = b"".join(self._chunks)
-        self._chunks.clear()
-        self._size = 0
+        chunk = bytes(self._buffer)
+        self._buffer.clear()
         self._room.set()
         self._last_write = loop.time()
         return chunk

@@ -271,6 +271,9 @@ class FailingEngine(Engine):
     def execute(self, plan: Plan) -> AsyncGenerator[Event, None]:
         raise RuntimeError("a bug, with a secret path /home/user/.env in it")
 
+    def execute_batches(self, plan: Plan) -> AsyncGenerator[list[Event], None]:
+        raise RuntimeError("a bug, with a secret path /home/user/.env in it")
+
 
 @pytest.mark.parametrize("streaming", [True, False], ids=["stream", "json"])
 async def test_a_server_bug_is_a_json_500_without_its_details(

@@ -25,20 +25,21 @@ SIZE = len(encode_sse(encode_event(DELTA)))
 
 
 class Producer:
-    """An endless run: one delta per loop turn, counted; notes when it is closed."""
+    """An endless run: one delta per loop turn (a list of one), counted; notes when it is
+    closed."""
 
     def __init__(self) -> None:
         self.made = 0
         self.closed = False
         self._watch: tuple[int, asyncio.Event] | None = None
 
-    async def events(self) -> AsyncGenerator[Event, None]:
+    async def events(self) -> AsyncGenerator[list[Event], None]:
         try:
             while True:
                 self.made += 1
                 if self._watch is not None and self.made >= self._watch[0]:
                     self._watch[1].set()
-                yield DELTA
+                yield [DELTA]
                 await asyncio.sleep(0)
         finally:
             self.closed = True
@@ -84,9 +85,9 @@ async def test_a_burst_goes_out_in_one_write_and_every_byte_in_order() -> None:
     events: list[Event] = [NodeDelta(node_id="n", data={"text": f"{i},"}) for i in range(1000)]
     events.append(GraphResult(data={"data": {}}))
 
-    async def burst() -> AsyncGenerator[Event, None]:
-        for event in events:
-            yield event
+    async def burst() -> AsyncGenerator[list[Event], None]:
+        for start in range(0, len(events), 10):  # in lists, as the engine hands them over
+            yield events[start : start + 10]
 
     batch = Batch(window=3600.0)  # after the first write, only flush_size or the end sends
     run = asyncio.create_task(batch.fill(burst()))
@@ -152,7 +153,7 @@ async def test_a_client_that_never_reads_stalls_its_run(
 async def test_every_event_arrives_whatever_the_bound(max_pending: int) -> None:
     producer = Producer()
 
-    async def some() -> AsyncGenerator[Event, None]:
+    async def some() -> AsyncGenerator[list[Event], None]:
         events = producer.events()
         for _ in range(100):
             yield await anext(events)

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import email.utils
+import time
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
@@ -98,3 +100,25 @@ def test_retries_stop_at_attempts_give_up_after_and_the_total_deadline() -> None
     assert wait(unavailable, elapsed=29.6) is None  # the wait would end past give_up_after
     assert wait(unavailable, remaining=0.6) == 0.5
     assert wait(unavailable, remaining=0.5) is None  # the run's deadline comes first
+
+
+def test_jitter_takes_its_share_of_half_the_backoff() -> None:
+    unavailable = ServerError(503, "busy")
+    assert wait(unavailable, jitter=0.5) == 0.375  # a quarter off the 0.5 s backoff
+    assert wait(unavailable, attempt=2, jitter=0.5) == 0.75
+
+
+@pytest.fixture
+def eastern_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The machine's local time zone is five hours behind UTC."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("eastern_time")
+def test_a_retry_after_date_is_gmt_whatever_the_local_time_zone() -> None:
+    assert parse_retry_after(email.utils.formatdate(NOW + 90), now=NOW) == 90.0  # "-0000"
+    assert parse_retry_after(email.utils.formatdate(NOW + 90, usegmt=True), now=NOW) == 90.0

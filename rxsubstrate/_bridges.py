@@ -7,10 +7,11 @@ finalizers to close, so an iterator that is dropped, closed or cancelled ends it
 
 ``async_iter`` reads on the caller's loop as its consumer asks (pull-based, one batch at a
 time), the run's task standing by to close the response. ``iter`` where no event loop runs (the
-common case) is ``async_iter`` on a loop of the iterator's own, which the calling thread runs
-while it waits for the next batch (``DrivenLoop``): reading, decoding and consuming share one
-thread. Inside a running loop, ``iter`` reads on the client's loop thread instead and hands
-batches (one per network read) to the calling thread through a bounded channel: when
+common case) is ``async_iter`` on a loop the client lends the iterator, which the calling
+thread runs while it waits for the next batch (``DrivenLoop``): reading, decoding and consuming
+share one thread; the loop, with its session's pooled connections, goes back to the client for
+the next ``iter()``. Inside a running loop, ``iter`` reads on the client's loop thread instead
+and hands batches (one per network read) to the calling thread through a bounded channel: when
 ``Limits.max_buffered_batches`` are waiting, the reader stops reading the socket until the
 consumer takes one, so TCP flow control pushes back on the server and memory stays bounded.
 """
@@ -33,7 +34,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._channel import Channel
-from ._driven_loop import DrivenLoop
 from ._errors import ClientClosed, StreamConsumed, WouldDeadlock
 from ._events import Event
 from ._lifetime import CLOSED_MID_RUN
@@ -79,8 +79,8 @@ def iterate(
 ) -> Generator[Event, None, None]:
     """The run's events on the calling thread; closing (or dropping) the iterator cancels it.
 
-    Where no event loop runs, the run is read on a loop of this iterator's own, which it runs
-    while it waits for events (``DrivenLoop``); where one runs, on the client's loop thread.
+    Where no event loop runs, the run is read on a loop the client lends this iterator, which
+    it runs while it waits for events (``DrivenLoop``); where one runs, on the client's loop thread.
     """
     if asyncio._get_running_loop() is None:
         return (yield from _read_here(open_batches, lifetime, owner))
@@ -103,10 +103,10 @@ def iterate(
 def _read_here(
     open_batches: OpenBatches, lifetime: ClientLifetime, owner: object
 ) -> Generator[Event, None, None]:
-    """``iter()`` on a thread where no loop runs: ``async_iterate`` on a loop of its own, run
-    one batch at a time, as the consumer asks (reading ahead would only fill the CPU's caches
-    with events that wait)."""
-    driven = DrivenLoop()
+    """``iter()`` on a thread where no loop runs: ``async_iterate`` on a loop the client lends
+    it (``ClientLifetime.driven_loop``), run one batch at a time, as the consumer asks (reading
+    ahead would only fill the CPU's caches with events that wait)."""
+    driven = lifetime.driven_loop()
     batches = async_iterate(open_batches, lifetime, owner, _whole, settle=driven.close)
     # Once the client's close() has closed the loop, the run is over.
     take = partial(driven.run, partial(anext, batches, None), _closed_mid_run)
@@ -117,7 +117,9 @@ def _read_here(
         _log.debug("cancelling a run: its iterator was closed (break, close() or dropped)")
         raise
     finally:
-        driven.close()  # closes the run's response, and the generator
+        # Closes the generator, and the run's response; the loop, with its session's pooled
+        # connections, waits for the client's next iter().
+        lifetime.give_back(driven, batches.aclose)
 
 
 def _whole(batch: list[Event]) -> tuple[list[Event]]:

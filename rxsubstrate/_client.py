@@ -66,10 +66,10 @@ class Substrate:
     subscriptions made where no loop runs, use the client's own loop thread, which starts on
     first use; ``subscribe`` callbacks then run on that thread.
 
-    Lifetime: ``close()`` (or ``with``) releases the loop thread, its session and the embedded
-    server, and ends the runs still in flight with ``ClientClosed``. A client that is never
-    closed is released the same way when it is garbage collected or the interpreter exits;
-    a run in flight keeps its client alive.
+    Lifetime: ``close()`` (or ``with``) releases the loop thread, the loops ``iter()`` drives,
+    their sessions and the embedded server, and ends the runs still in flight with
+    ``ClientClosed``. A client that is never closed is released the same way when it is garbage
+    collected or the interpreter exits; a run in flight keeps its client alive.
 
     Args:
         api_key: the API key, sent as ``Authorization: Bearer``; never shown in a repr or error.
@@ -297,7 +297,7 @@ class Substrate:
                     self.timeout,
                     self.limits,
                     self.retry,
-                    home_loop=life.loop_thread.started_loop,
+                    is_home=life.is_home,
                     extra_headers=self._headers,
                     secrets=self._secrets,
                 )
@@ -483,9 +483,11 @@ class RunStream(Observable[Event]):
     def iter(self) -> Iterator[Event]:
         """The run's events on the calling thread.
 
-        Where no event loop runs, the I/O runs on the calling thread too, on an event loop of
-        the iterator's own that it runs while it waits for events (so iterating costs no
-        hand-over between threads; the iterator may be read from one thread after another).
+        Where no event loop runs, the I/O runs on the calling thread too, on an event loop the
+        client lends the iterator, which it runs while it waits for events (so iterating costs
+        no hand-over between threads; the iterator may be read from one thread after another).
+        The loop goes back to the client with its pooled connection, which the next ``iter()``
+        reuses.
         Inside a running loop, the I/O runs on the client's loop thread (a replay's on its own).
 
         At most ``Limits.max_buffered_batches`` network reads wait for a slow consumer; then

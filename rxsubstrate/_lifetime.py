@@ -1,10 +1,12 @@
 """What a ``Substrate`` client owns, and how it is let go.
 
-A client owns its loop thread, the aiohttp session on it, the embedded server and the runs in
-flight on any loop. ``ClientLifetime`` holds them apart from the client, so that they are
-released deterministically: by ``close()``, or by a ``weakref.finalize`` when the client is
-garbage collected or the interpreter exits (a script that never closes its client exits quietly).
-A run in flight keeps its client alive, so a client is never finalized under its own runs.
+A client owns its loop thread, the aiohttp session on it, the embedded server, the runs in
+flight on any loop, and the idle loops that ``iter()`` drives (each with its session, whose
+pooled connections the next ``iter()`` reuses). ``ClientLifetime`` holds them apart from the
+client, so that they are released deterministically: by ``close()``, or by a
+``weakref.finalize`` when the client is garbage collected or the interpreter exits (a script that
+never closes its client exits quietly). A run in flight keeps its client alive, so a client is
+never finalized under its own runs.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Callable, Coroutine
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from ._driven_loop import DrivenLoop
 from ._errors import ClientClosed, WouldDeadlock
 from ._loop_thread import BLOCKING_CALL_IN_LOOP_THREAD, CLOSED, LoopThread
 
@@ -29,6 +33,9 @@ __all__ = ["ClientLifetime", "RunTask"]
 T = TypeVar("T")
 _log = logging.getLogger("rxsubstrate.client")
 CLOSED_MID_RUN: Final = "the client was closed while this run streamed"
+# Idle driven loops kept for the next iter(): one serves iterations one after another; more
+# serve that many at once from several threads. A loop past these is closed when its run ends.
+_IDLE_LOOPS: Final = 4
 
 # How a run ended: None (completed), CancelledError (cancelled by its consumer) or the error.
 Outcome = BaseException | None
@@ -94,7 +101,7 @@ class ClientLifetime:
     them all.
 
     ``lock`` guards ``closed``, ``transport`` and ``backend`` (the client sets the last two on
-    first use, under it; the backend is closed with the rest).
+    first use, under it; the backend is closed with the rest), and the idle driven loops.
     """
 
     def __init__(self) -> None:
@@ -106,6 +113,53 @@ class ClientLifetime:
         self._runs: set[RunTask] = set()
         self._released = threading.Event()
         self._closer: threading.Thread | None = None  # releases when close() cannot wait
+        self._idle: list[DrivenLoop] = []  # driven loops between iterations, newest last
+        # The loops whose runs share one session (and its pooled connections): the loop
+        # thread's and the driven loops'; a caller's loop is not one of them.
+        self._homes: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+    def is_home(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """True for a loop this client owns, whose runs share one session."""
+        return loop is self.loop_thread.started_loop() or loop in self._homes
+
+    def driven_loop(self) -> DrivenLoop:
+        """A loop for ``iter()`` to drive, the last one given back if any (its session's
+        connections still open), else a new one.
+
+        Raises:
+            ClientClosed: the client is closed.
+        """
+        with self.lock:
+            if self.closed:
+                raise ClientClosed(CLOSED)
+            if self._idle:
+                return self._idle.pop()
+        driven = DrivenLoop(self._close_session)
+        self._homes.add(driven.loop)
+        return driven
+
+    def give_back(self, driven: DrivenLoop, finish: Callable[[], Awaitable[None]]) -> None:
+        """End an iteration's run on its loop (``finish()``, then the run's tasks) and keep the
+        loop for the next one; close it instead where it cannot run here, once the client is
+        closed, or when enough loops wait."""
+        kept = False
+        try:
+            kept = driven.settle(finish) and self._keep(driven)
+        finally:
+            if not kept:
+                driven.close()
+
+    def _keep(self, driven: DrivenLoop) -> bool:
+        with self.lock:
+            if self.closed or len(self._idle) >= _IDLE_LOOPS:
+                return False
+            self._idle.append(driven)
+            return True
+
+    async def _close_session(self) -> None:
+        """Close the running loop's session, if it has one."""
+        if self.transport is not None:
+            await self.transport.aclose()
 
     def launch(
         self,
@@ -208,6 +262,7 @@ class ClientLifetime:
             self.closed = True
             runs = list(self._runs)
             transport, backend = self.transport, self.backend
+            idle, self._idle = self._idle, []
         own_thread = self.loop_thread.in_loop_thread() or (
             backend is not None and backend.in_own_thread()
         )
@@ -221,19 +276,27 @@ class ClientLifetime:
             run.cancel("the client was closed")
         if own_thread:
             self._closer = threading.Thread(
-                target=self._release, args=(transport, backend, runs), name="rxsubstrate-close"
+                target=self._release,
+                args=(transport, backend, runs, idle),
+                name="rxsubstrate-close",
             )
             self._closer.start()
         else:
-            self._release(transport, backend, runs)
+            self._release(transport, backend, runs, idle)
 
     def _release(
-        self, transport: Transport | None, backend: Backend | None, runs: list[RunTask]
+        self,
+        transport: Transport | None,
+        backend: Backend | None,
+        runs: list[RunTask],
+        idle: list[DrivenLoop],
     ) -> None:
         try:
             for run in runs:
                 if run.settle is not None:
                     run.settle()
+            for driven in idle:
+                driven.close()
             self.loop_thread.close(transport.aclose() if transport is not None else None)
             if backend is not None:
                 backend.close()

@@ -10,7 +10,7 @@ from typing import Any, Final, TypeVar
 
 from ._errors import ClientClosed, UsageError, WouldDeadlock
 
-__all__ = ["LoopThread", "release_loop"]
+__all__ = ["LoopThread", "end_tasks", "release_loop"]
 
 T = TypeVar("T")
 # Cancelled tasks may start others while they unwind (aiohttp closing a connection): cancel
@@ -115,7 +115,7 @@ class LoopThread:
             if thread is not None and threading.current_thread() is not thread:
                 thread.join()
             return
-        done = asyncio.run_coroutine_threadsafe(_shutdown(cleanup), loop)
+        done = asyncio.run_coroutine_threadsafe(end_tasks(cleanup), loop)
         done.add_done_callback(lambda _: loop.call_soon_threadsafe(loop.stop))
         if threading.current_thread() is not thread:
             try:
@@ -124,7 +124,7 @@ class LoopThread:
                 thread.join()
 
 
-async def _shutdown(cleanup: Coroutine[Any, Any, None] | None) -> None:
+async def end_tasks(cleanup: Coroutine[Any, Any, None] | None = None) -> None:
     """Cancel every other task and let each one unwind (their owners learn why), then clean up."""
     me = asyncio.current_task()
     for _ in range(_SHUTDOWN_ROUNDS):
@@ -138,10 +138,12 @@ async def _shutdown(cleanup: Coroutine[Any, Any, None] | None) -> None:
         await cleanup
 
 
-def release_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """End every task on ``loop`` (a loop that is not running), then close it."""
+def release_loop(
+    loop: asyncio.AbstractEventLoop, cleanup: Coroutine[Any, Any, None] | None = None
+) -> None:
+    """End every task on ``loop`` (a loop that is not running), run ``cleanup``, close it."""
     try:
-        loop.run_until_complete(_shutdown(None))
+        loop.run_until_complete(end_tasks(cleanup))
     finally:
         _close_loop(loop)
 

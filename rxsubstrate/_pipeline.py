@@ -62,12 +62,18 @@ def witness_for(stream: RunStream) -> Witness | None:
 
 
 class Witness:
-    """What one run of a pipeline's root said about its nodes, to explain an empty end."""
+    """What one run of a pipeline's root said about its nodes, to explain an empty end.
 
-    __slots__ = ("failures", "outputs", "results", "selected", "stream")
+    A copy of the context it is set in may outlive the run (a connection pooled on the client's
+    loop thread keeps the context it was opened in): ``forget()`` lets go of the stream, and
+    with it the client, once the run is over.
+    """
+
+    __slots__ = ("dag", "failures", "outputs", "results", "selected", "stream")
 
     def __init__(self, stream: RunStream, selected: frozenset[str] | None) -> None:
-        self.stream = stream
+        self.stream: RunStream | None = stream
+        self.dag = stream.dag
         self.selected = selected
         self.failures: dict[str, NodeFailed] = {}
         self.results: set[str] = set()
@@ -85,9 +91,14 @@ class Witness:
             elif isinstance(event, GraphResult):
                 self.outputs = event.outputs
 
+    def forget(self) -> None:
+        """The run is over: keep neither its stream nor its outputs."""
+        self.stream = None
+        self.outputs = None
+
     def error(self) -> Exception:
         """Why the pipeline gave no value: the node's ``NodeFailed``, or ``NoValue``."""
-        dag = self.stream.dag
+        dag = self.dag
         nodes = None if dag is None else _dag_nodes(dag)  # None: a replay, whose dag is unknown
         selected = self.selected
         if selected is not None and not selected:
@@ -243,6 +254,7 @@ def run_explained(
         raise witness.error() from None
     finally:
         _witness.reset(token)
+        witness.forget()
 
 
 def awaited(
@@ -261,3 +273,5 @@ def awaited(
         if isinstance(exc, NoValue):
             raise
         raise witness.error() from None
+    finally:
+        witness.forget()

@@ -2,9 +2,9 @@
 
 aiohttp's exceptions are translated to rxsubstrate's in one place, ``_translated``, used by
 ``_request_errors`` and ``_stream_errors`` (which differ only in how they name a connection
-broken mid-answer). One ``aiohttp.ClientSession`` is kept per event loop, because a session
-belongs to the loop it was made on: the client's own loop thread has one, and so does every
-loop that uses the async API.
+broken mid-answer). A session belongs to the loop it was made on: each loop the client owns (its
+loop thread's, the loops ``iter()`` drives) keeps one, whose connections its runs share; a
+request on any other loop (the async API's) has a session of its own.
 
 Every wait on the server is timed here, by the run's ``_Clock``: aiohttp itself times only the
 connecting. A request that fails before the server answered is sent again as ``Retry`` allows
@@ -192,7 +192,7 @@ class Transport:
         limits: Limits,
         retry: Retry,
         *,
-        home_loop: Callable[[], asyncio.AbstractEventLoop | None] = lambda: None,
+        is_home: Callable[[asyncio.AbstractEventLoop], bool] = lambda _: False,
         extra_headers: dict[str, str] | None = None,
         secrets: Sequence[str] = (),
     ) -> None:
@@ -211,27 +211,32 @@ class Transport:
         # password in the URL (aiohttp sends it as Basic credentials).
         self._secrets = tuple(s for s in (api_key, *secrets, *_url_secrets(base_url)) if s)
         self._headers = headers
-        self._home_loop = home_loop
-        self._home_session: aiohttp.ClientSession | None = None
+        self._is_home = is_home
+        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[aiohttp.ClientSession]:
-        """The home loop's shared session, or a session of this request's own elsewhere.
+        """The running loop's shared session if ``is_home(loop)``, else one of this request's own.
 
-        ``home_loop()`` names the loop (the client's own thread) whose runs share one long-lived
-        session and its pooled connections.
-
-        A session belongs to the loop it was made on and must be closed there; on a caller's
-        loop (``asyncio.run`` and friends) nobody would close a cached one, so each request
-        owns its session, as the official SDK does with its httpx clients.
+        The client's own loops (``is_home``) keep one long-lived session each, with its pooled
+        connections, closed by ``aclose()`` on that loop. A session belongs to the loop it was
+        made on and must be closed there; on a caller's loop (``asyncio.run`` and friends)
+        nobody would close a cached one, so each request owns its session, as the official SDK
+        does with its httpx clients.
         """
-        if asyncio.get_running_loop() is self._home_loop():
-            if self._home_session is None or self._home_session.closed:
-                self._home_session = self._new_session()
-            yield self._home_session
+        loop = asyncio.get_running_loop()
+        if self._is_home(loop):
+            session = self._sessions.get(loop)
+            if session is None or session.closed:
+                session = self._sessions[loop] = self._new_session()
+            else:
+                # A loop that ran only while its iterator waited has not yet seen a server close
+                # an idle connection: one turn shows it, before a pooled connection is taken.
+                await asyncio.sleep(0)
+            yield session
         else:
             async with self._new_session() as own:
                 yield own
@@ -242,10 +247,10 @@ class Transport:
         )
 
     async def aclose(self) -> None:
-        """Close the shared session; call it on the home loop."""
-        if self._home_session is not None:
-            await self._home_session.close()
-            self._home_session = None
+        """Close the running loop's shared session, if it has one."""
+        session = self._sessions.pop(asyncio.get_running_loop(), None)
+        if session is not None:
+            await session.close()
 
     async def post_json(self, dag: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """Run a dag without streaming; return the response JSON and the request id."""

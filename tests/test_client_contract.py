@@ -12,6 +12,7 @@ import gc
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -148,13 +149,14 @@ def test_retry_takes_a_retry_or_none() -> None:
 
 def test_where_a_client_sends_its_runs() -> None:
     # A key alone: the hosted API (nothing is sent here, nothing starts).
+    # The repr names the backend (never the key).
     with Substrate(api_key=KEY) as hosted:
-        assert repr(hosted) == "Substrate(https://api.substrate.run)"
+        assert repr(hosted) == "Substrate(RemoteServer('https://api.substrate.run'))"
         assert hosted.base_url == "https://api.substrate.run"
     with Substrate(base_url="http://127.0.0.1:9") as keyless:
-        assert repr(keyless) == "Substrate(http://127.0.0.1:9)"
+        assert repr(keyless) == "Substrate(RemoteServer('http://127.0.0.1:9'))"
     with Substrate() as embedded:
-        assert repr(embedded) == "Substrate(embedded engine)"
+        assert repr(embedded) == "Substrate(EmbeddedEngine())"
 
 
 def test_a_key_with_an_engine_runs_on_that_engine() -> None:
@@ -164,7 +166,7 @@ def test_a_key_with_an_engine_runs_on_that_engine() -> None:
     engine = Engine()
     engine.register("ComputeText", shout)
     with Substrate(api_key=KEY, engine=engine) as client:
-        assert repr(client) == "Substrate(embedded engine)"
+        assert repr(client) == "Substrate(EmbeddedEngine())"
         events = list(client.stream(ComputeText(prompt="hi")).iter())
     assert isinstance(events[-1], GraphResult)
     assert list(events[-1].outputs.values()) == [{"text": "LOUD"}]
@@ -263,8 +265,9 @@ def test_an_echoed_key_reads_as_redacted(client_for: Any) -> None:
     assert error.message == "bad key: Bearer <redacted>"
     with FaultServer(raw(b"Bearer " + KEY.encode() + b"\r\n\r\n")) as server:
         error = stream_error(client_for(server.url))
-    assert type(error) is TransportError
+    assert type(error) is ProtocolError  # aiohttp's parser quotes the bytes it refused
     assert "Bearer <redacted>" in str(error)
+    assert KEY not in str(error)
 
 
 def test_the_body_of_an_unexpected_answer_is_its_first_kib(client_for: Any) -> None:
@@ -316,17 +319,18 @@ def test_a_tls_failure_is_named_and_not_retried(client_for: Any, sync: bool) -> 
         with pytest.raises(TransportError) as info:
             list(client.stream(DAG).iter()) if sync else asyncio.run(client.async_run(DAG))
     assert type(info.value) is TransportError  # not a ConnectError: retrying cannot help
-    assert str(info.value).startswith("ClientConnectorSSLError: ")
-    assert "SSL" in str(info.value).removeprefix("ClientConnectorSSLError: ")
+    prefix = "the TLS connection to the server failed: "
+    assert str(info.value).startswith(prefix)
+    assert "SSL" in str(info.value).removeprefix(prefix)  # aiohttp's words, which say why
 
 
 def test_an_answer_that_is_not_http_says_what_came(client_for: Any) -> None:
     with FaultServer(raw(b"GARBAGE, NOT HTTP\r\n\r\n")) as server:
         error = stream_error(client_for(server.url, retry=FAST))
-    assert type(error) is TransportError
-    assert str(error).startswith("ClientResponseError: ")
+    assert type(error) is ProtocolError
+    assert str(error).startswith("the server's answer is not valid HTTP: ")
     assert "GARBAGE" in str(error)
-    assert len(server.requests) == 1
+    assert len(server.requests) == 1  # not retried: the server answered
     # The chained aiohttp error still says which request it was, its key masked.
     info = error.__cause__.request_info  # type: ignore[union-attr]
     assert (str(info.url), info.method) == (f"{server.url}/compose", "POST")
@@ -470,7 +474,7 @@ def test_a_stalled_iter_consumer_makes_the_server_wait(client_for: Any) -> None:
 def test_closing_iter_events_cancels_the_run(client_for: Any) -> None:
     with ReplayServer(Reply([FIRST], trickle=True)) as server:
         texts = client_for(server.url).stream(DAG).iter_events()
-        assert next(texts).startswith("data: ")
+        assert next(texts).startswith("event: message\ndata: ")
         texts.close()  # type: ignore[attr-defined]
         assert server.client_gone.wait(TIMEOUT)
 
@@ -547,30 +551,37 @@ async def test_close_during_an_async_read_ends_it_and_leaves_no_task_behind(
 # -- closing, and what close() says ----------------------------------------------------------
 
 
-def keep_alive(connections_closed: threading.Event) -> Behaviour:
-    """Answer every request on the connection with the seed stream (Content-Length, kept
-    alive), until the client closes the connection."""
+def kept_alive_answer() -> bytes:
+    """The seed stream with its Content-Length, in an answer that keeps the connection open."""
     body = seed_bytes()
     head = http_head(200, {"Content-Type": "text/event-stream", "Content-Length": str(len(body))})
-    head = head.replace(b"Connection: close\r\n", b"")
+    return head.replace(b"Connection: close\r\n", b"") + body
+
+
+def keep_alive(connections_closed: threading.Semaphore) -> Behaviour:
+    """Answer every request on the connection with the seed stream (Content-Length, kept
+    alive), until the client closes the connection; then release ``connections_closed``."""
+    answer = kept_alive_answer()
 
     async def behave(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             async with asyncio.timeout(30):
                 while True:
-                    writer.write(head + body)
+                    writer.write(answer)
                     await writer.drain()
                     request = await reader.readuntil(b"\r\n\r\n")
                     length = int(request.lower().split(b"content-length:")[1].split(b"\r\n")[0])
                     await reader.readexactly(length)
         except asyncio.IncompleteReadError:
-            connections_closed.set()
+            connections_closed.release()
 
     return behave
 
 
 def test_runs_share_a_connection_that_close_releases(client_for: Any) -> None:
-    closed = threading.Event()
+    # iter() reads on a loop of its own: the client keeps that loop, and its session's pooled
+    # connection, for the next iter().
+    closed = threading.Semaphore(0)
     with FaultServer(keep_alive(closed)) as server:
         client = client_for(server.url)
         first = list(client.stream(DAG).iter())
@@ -578,29 +589,64 @@ def test_runs_share_a_connection_that_close_releases(client_for: Any) -> None:
         assert first == second
         assert len(server.requests) == 1  # one connection: the second run reused it
         client.close()
-        assert closed.wait(TIMEOUT), "close() left the pooled connection open"
+        assert closed.acquire(timeout=TIMEOUT), "close() left the pooled connection open"
+
+
+def test_a_pooled_connection_the_server_closed_is_not_reused(client_for: Any) -> None:
+    # Between two iter() runs nothing runs the loop that holds the pooled connection: the next
+    # run must see that the server closed it, not send its request there and fail (no retry).
+    first_run_over, closed = threading.Event(), threading.Event()
+
+    async def answer_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(kept_alive_answer())
+        await writer.drain()
+        await asyncio.to_thread(first_run_over.wait, TIMEOUT)  # the client's loop is idle
+        writer.close()
+        await writer.wait_closed()
+        closed.set()
+
+    with FaultServer(answer_then_close) as server:
+        client = client_for(server.url)
+        list(client.stream(DAG).iter())
+        first_run_over.set()
+        assert closed.wait(TIMEOUT)
+        events = list(client.stream(DAG).iter())
+    assert isinstance(events[-1], GraphResult)
+    assert len(server.requests) == 2
 
 
 def test_a_client_dropped_without_close_is_released_when_collected() -> None:
-    with ReplayServer(Reply([seed_bytes()])) as server:
+    # Its loop thread (started by stream().run()) ends, and the connections pooled on it and on
+    # the loop iter() drives are closed: nothing a run left behind (a pooled connection keeps
+    # the context it was opened in) holds the client.
+    closed = threading.Semaphore(0)
+    with FaultServer(keep_alive(closed)) as server:
         before = set(threading.enumerate())
         client = Substrate(api_key=KEY, base_url=server.url)
         list(client.stream(DAG).iter())
+        assert isinstance(client.stream(DAG).run(), GraphResult)  # on the client's loop thread
         started = [t for t in threading.enumerate() if t not in before]
-        del client
-        gc.collect()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            del client
+            gc.collect()
         for thread in started:
             thread.join(TIMEOUT)
-    assert started
+        assert closed.acquire(timeout=TIMEOUT)
+        assert closed.acquire(timeout=TIMEOUT), "a pooled connection outlived its client"
+    assert [str(w.message) for w in caught] == []  # closed by the client, not by collection
+    assert len(server.requests) == 2  # one connection per loop
+    assert [t.name for t in started] == ["rxsubstrate-loop"]
     assert not [t.name for t in started if t.is_alive()]
 
 
 def test_the_clients_threads_are_daemons_named_for_it() -> None:
     # Daemons, so that a script that never closes its client can exit (the client is released
-    # at exit, after the interpreter has waited for every non-daemon thread).
+    # at exit, after the interpreter has waited for every non-daemon thread). iter() starts
+    # none (it reads on the calling thread); run() reads on the client's loop thread.
     before = set(threading.enumerate())
     with Substrate() as client:
-        list(client.stream(ComputeText(prompt="windmills", max_tokens=3)).iter())
+        client.run(ComputeText(prompt="windmills", max_tokens=3))
         started = [t for t in threading.enumerate() if t not in before]
     assert {t.name for t in started} >= {"rxsubstrate-loop", "rxsubstrate-embedded-server"}
     assert all(t.daemon for t in started)

@@ -620,6 +620,7 @@ def test_a_client_dropped_without_close_is_released_when_collected() -> None:
     # the loop iter() drives are closed: nothing a run left behind (a pooled connection keeps
     # the context it was opened in) holds the client.
     closed = threading.Semaphore(0)
+    gc.collect()  # what earlier tests left for the collector is not this client's
     with FaultServer(keep_alive(closed)) as server:
         before = set(threading.enumerate())
         client = Substrate(api_key=KEY, base_url=server.url)

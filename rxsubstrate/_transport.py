@@ -111,19 +111,27 @@ class _Clock:
         return RunTimeout(self.timeout.total, self._progress.events)
 
     async def within(
-        self, waiting: Awaitable[T], seconds: float | None, timed_out: Callable[[], TransportError]
+        self,
+        start: Callable[[], Awaitable[T]],
+        seconds: float | None,
+        timed_out: Callable[[], TransportError],
     ) -> T:
-        """Await ``waiting`` for ``seconds`` at most (then ``timed_out()``), and no longer than
-        the total allows (then ``RunTimeout``)."""
+        """Await ``start()`` for ``seconds`` at most (then ``timed_out()``), and no longer than
+        the total allows (then ``RunTimeout``).
+
+        ``start`` is called where its result is awaited: a coroutine made earlier and then
+        interrupted before its first step (a Ctrl-C lands anywhere when ``iter()`` drives the
+        loop on the main thread) would print "coroutine ... was never awaited" at exit.
+        """
         deadline = self._deadline
         if seconds is None and deadline is None:
-            return await waiting
+            return await start()
         own = None if seconds is None else self._loop.time() + seconds
         total_first = own is None or (deadline is not None and deadline <= own)
         scope = asyncio.timeout_at(deadline if total_first else own)
         try:
             async with scope:
-                return await waiting
+                return await start()
         except TimeoutError:
             if not scope.expired():
                 raise
@@ -159,7 +167,9 @@ class _Body:
             self._clock.check_total()
             return chunk
         clock = self._clock
-        return await clock.within(self._content.read(n), clock.timeout.read, clock.read_timeout)
+        return await clock.within(
+            partial(self._content.read, n), clock.timeout.read, clock.read_timeout
+        )
 
     async def read_all(self) -> bytes:
         chunks = []
@@ -377,7 +387,7 @@ class Transport:
         """One request: its response once the headers say it is worth reading, else an error."""
         accept = headers["Accept"]
         progress.answered = False  # a retry starts over: a reset now is a ConnectError again
-        request = session.post(f"{self.base_url}/compose", data=data, headers=headers)
+        request = partial(session.post, f"{self.base_url}/compose", data=data, headers=headers)
         with _request_errors(progress, self._secrets):
             if accept == _EVENT_STREAM:
                 response = await clock.within(request, self.timeout.connect, clock.connect_timeout)

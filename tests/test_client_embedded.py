@@ -43,6 +43,7 @@ def accepts_connections(url: str) -> bool:
 
 
 def test_starts_lazily_on_loopback_and_stops_with_the_client() -> None:
+    before = set(threading.enumerate())  # another test's client may still await collection
     client = Substrate()
     assert repr(client) == "Substrate(EmbeddedEngine())"
     assert not [t for t in threading.enumerate() if t.name == "rxsubstrate-embedded-server"]
@@ -53,7 +54,8 @@ def test_starts_lazily_on_loopback_and_stops_with_the_client() -> None:
     assert accepts_connections(url)
     client.close()
     assert not accepts_connections(url)
-    assert not [t for t in threading.enumerate() if t.name.startswith("rxsubstrate")]
+    started = set(threading.enumerate()) - before
+    assert not [t for t in started if t.name.startswith("rxsubstrate")]
     with pytest.raises(ClientClosed):
         client.run(a)
 

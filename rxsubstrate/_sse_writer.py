@@ -26,19 +26,19 @@ _SDK_TYPE: Final = "message"  # httpx-sse's default type, which the SDK writes o
 
 def wire_sse(event: Event) -> bytes:
     """The event as the server writes it: ``data: {json}\\n\\n``."""
-    if isinstance(event, UnknownEvent):
-        return encode_sse(event.raw)  # a stranger's bytes, which may span lines
-    # msgspec writes JSON on one line (a line end in a string is escaped): one data line, and
-    # none of encode_sse's checks, which cost more than the encoding on the server's hot path.
-    return b"data: " + encode_event(event) + b"\n\n"
+    buffer = bytearray()
+    write_wire_sse((event,), buffer)
+    return bytes(buffer)
 
 
 def write_wire_sse(events: Iterable[Event], buffer: bytearray) -> None:
     """Append each event's ``wire_sse`` to ``buffer``, encoding straight into it."""
     for event in events:
         if isinstance(event, UnknownEvent):
-            buffer += encode_sse(event.raw)
+            buffer += encode_sse(event.raw)  # a stranger's bytes, which may span lines
         else:
+            # msgspec writes JSON on one line (a line end in a string is escaped): one data
+            # line, and none of encode_sse's checks, which cost more than the encoding here.
             buffer += b"data: "
             encode_known_event_into(event, buffer)
             buffer += b"\n\n"
